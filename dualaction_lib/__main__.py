@@ -1,0 +1,30 @@
+"""Command line: ``python -m dualaction_lib {prepare,train,evaluate,fuse,workbook,figures} ...``.
+
+Each sub-package registers its own sub-commands; this file only dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from dualaction_lib import workbook
+    from dualaction_lib.data import cli as data_cli
+    from dualaction_lib.engine import cli as engine_cli
+
+    parser = argparse.ArgumentParser(prog="python -m dualaction_lib", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module in (data_cli, engine_cli, workbook):
+        module.register(subparsers)  # each adds its parsers with set_defaults(func=handler)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
