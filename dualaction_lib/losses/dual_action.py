@@ -1,0 +1,83 @@
+"""The Dual-action Stream objective and its MARS special case (DESIGN §4, Eq. 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from dualaction_lib.losses.gram import gram_loss
+from dualaction_lib.losses.mae import multilevel_mae
+from dualaction_lib.losses.mse import mars_mse
+
+__all__ = ["DEFAULT_LAYERS", "DualActionLoss"]
+
+DEFAULT_LAYERS: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4", "pool")
+
+
+class DualActionLoss(nn.Module):
+    """Eq. 4: ``L = CE(h, y) + α·(L_MAE + L_G [+ L_MSE])`` with the enabled terms.
+
+    * DS (default): ``mae=True, gram=True`` over ``layers`` (Eq. 2 and Eq. 3).
+    * MARS: ``mse=True, mae=False, gram=False, layers=("pool",)`` → ``CE + α·MSE`` (Eq. 1); the MSE term
+      always uses the pooled feature ``"pool"``.
+    * Plain CE: all three off.
+
+    ``forward(logits, target, student_feats, teacher_feats)`` takes feature dicts as returned by
+    ``model.forward_features`` and returns ``(total, parts)``, ``parts`` being floats for logging
+    (``ce``, the enabled terms, ``total``). Teacher features are detached inside.
+    ``feature_names`` lists the features the loss reads (ask the models only for those).
+    """
+
+    def __init__(
+        self,
+        alpha: float = 50.0,
+        mae: bool = True,
+        gram: bool = True,
+        mse: bool = False,
+        layers: Sequence[str] = DEFAULT_LAYERS,
+    ) -> None:
+        super().__init__()
+        self.alpha = float(alpha)
+        self.mae, self.gram, self.mse = mae, gram, mse
+        self.layers = tuple(layers)
+        if (mae or gram) and not self.layers:
+            raise ValueError("mae/gram need at least one feature layer")
+        names = list(self.layers) if (mae or gram) else []
+        if mse and "pool" not in names:
+            names.append("pool")
+        self.feature_names: tuple[str, ...] = tuple(names)
+
+    def forward(
+        self,
+        logits: Tensor,
+        target: Tensor,
+        student_feats: Mapping[str, Tensor],
+        teacher_feats: Mapping[str, Tensor],
+    ) -> tuple[Tensor, dict[str, float]]:
+        ce = F.cross_entropy(logits.float(), target)
+        terms: dict[str, Tensor] = {}
+        if self.feature_names:
+            missing = [n for n in self.feature_names if n not in student_feats or n not in teacher_feats]
+            if missing:
+                raise KeyError(f"DualActionLoss needs features {missing} from both student and teacher")
+        if self.mae or self.gram:
+            fs = [student_feats[n] for n in self.layers]
+            ft = [teacher_feats[n] for n in self.layers]
+            if self.mae:
+                terms["mae"] = multilevel_mae(fs, ft)
+            if self.gram:
+                terms["gram"] = gram_loss(fs, ft)
+        if self.mse:
+            terms["mse"] = mars_mse(student_feats["pool"], teacher_feats["pool"])
+        total = ce
+        if terms:
+            total = ce + self.alpha * sum(terms.values())
+        parts = {"ce": float(ce.detach()), **{k: float(v.detach()) for k, v in terms.items()}}
+        parts["total"] = float(total.detach())
+        return total, parts
+
+    def extra_repr(self) -> str:
+        on = [n for n in ("mae", "gram", "mse") if getattr(self, n)]
+        return f"alpha={self.alpha}, terms={on}, layers={self.layers}"

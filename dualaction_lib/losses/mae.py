@@ -1,0 +1,30 @@
+"""Multi-level mean absolute error between student and teacher features (DESIGN §4, Eq. 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from dualaction_lib.losses._common import as_pair, check_levels, no_autocast
+
+__all__ = ["MultiLevelMAE", "multilevel_mae"]
+
+
+def multilevel_mae(students: Sequence[Tensor], teachers: Sequence[Tensor]) -> Tensor:
+    """Eq. 2: ``(1/(n−1)) Σ_i mean(|fs_i − ft_i|)`` over the n−1 feature levels; teachers are detached."""
+    levels = check_levels(students, teachers)
+    total = students[0].new_zeros((), dtype=torch.float32)
+    for fs, ft in zip(students, teachers, strict=True):
+        fs, ft = as_pair(fs, ft)
+        with no_autocast(fs.device.type):
+            total = total + (fs - ft).abs().mean()
+    return total / levels
+
+
+class MultiLevelMAE(nn.Module):
+    """Module form of :func:`multilevel_mae`: ``forward(students, teachers)``."""
+
+    def forward(self, students: Sequence[Tensor], teachers: Sequence[Tensor]) -> Tensor:
+        return multilevel_mae(students, teachers)

@@ -1,0 +1,23 @@
+"""MARS's feature-mimicking loss on the pooled pre-classifier feature (DESIGN §4, Eq. 1)."""
+
+from __future__ import annotations
+
+from torch import Tensor, nn
+
+from dualaction_lib.losses._common import as_pair, no_autocast
+
+__all__ = ["MarsMSE", "mars_mse"]
+
+
+def mars_mse(student: Tensor, teacher: Tensor) -> Tensor:
+    """Eq. 1: ``mean((fs − ft)²)`` on pooled features (B, C); the teacher is detached."""
+    fs, ft = as_pair(student, teacher)
+    with no_autocast(fs.device.type):
+        return (fs - ft).pow(2).mean()
+
+
+class MarsMSE(nn.Module):
+    """Module form of :func:`mars_mse`: ``forward(student, teacher)``."""
+
+    def forward(self, student: Tensor, teacher: Tensor) -> Tensor:
+        return mars_mse(student, teacher)
