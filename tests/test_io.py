@@ -31,3 +31,13 @@ def test_jsonl_rejects_corruption_in_the_middle(tmp_path) -> None:
     path.write_text('{"step": 1}\nnot json\n{"step": 3}\n')
     with pytest.raises(ValueError, match=r"metrics.jsonl:2"):
         read_jsonl(path)
+
+
+def test_atomic_files_get_default_permissions(tmp_path) -> None:
+    import os
+
+    target = tmp_path / "report.json"
+    atomic_write_json(target, {})
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask

@@ -1,0 +1,39 @@
+"""Data: split layouts, extraction (frames + TV-L1 flow), clips, transforms, datasets, synthetic benchmark.
+
+>>> from dualaction_lib.data import build_datasets, collate_videos
+>>> train_ds, test_ds = build_datasets("data/synthetic/frames", modality="rgb+flow", clip_len=16)
+
+Names are imported lazily, so extraction workers (``data.extract``) never import torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "FrameReadError": "datasets",
+    "VideoDataset": "datasets",
+    "average_clip_scores": "datasets",
+    "build_datasets": "datasets",
+    "collate_videos": "datasets",
+    "read_jpeg": "datasets",
+    "FrameNaming": "layouts",
+    "VideoEntry": "layouts",
+    "detect_naming": "layouts",
+    "load_index": "layouts",
+    "PrepareReport": "extract",
+    "prepare": "extract",
+    "SyntheticSpec": "synthetic",
+    "make_synthetic": "synthetic",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -1,0 +1,126 @@
+"""``python -m dualaction_lib prepare``: videos -> JPEG frames + TV-L1 flow (see ``data.extract``)."""
+
+from __future__ import annotations
+
+import argparse
+
+from .synthetic import SyntheticSpec
+
+
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        index, count = (int(v) for v in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--shard must look like i/n (e.g. 0/4), got {text!r}") from None
+    if count < 1 or not 0 <= index < count:
+        raise argparse.ArgumentTypeError(f"--shard i/n needs 0 <= i < n, got {text!r}")
+    return index, count
+
+
+def _pair(kind):
+    def parse(text: str) -> tuple:
+        parts = text.replace("x", ",").split(",")
+        try:
+            values = tuple(kind(v) for v in parts)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a,b or HxW numbers, got {text!r}") from None
+        return values * 2 if len(values) == 1 else values
+
+    return parse
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "prepare",
+        help="extract JPEG frames and TV-L1 flow from videos (and generate the synthetic benchmark)",
+        description="Decode videos with OpenCV at --fps, resize the short side, write JPEG frames and "
+        "TV-L1 flow JPEGs (clipped to +-bound, mapped to 0..255) to --out, with the split files in "
+        "<out>/splits. Resumable (per-video .done.json), parallel (--workers), shardable (--shard i/n).",
+    )
+    p.add_argument("--dataset", required=True, choices=("synthetic", "ucf101", "hmdb51", "folder"))
+    p.add_argument("--root", required=True, help="videos (+ splits); for synthetic: generated here if absent")
+    p.add_argument("--out", required=True, help="output frames root (<out>/<class>/<video>/...)")
+    p.add_argument("--splits", default=None, help="split folder (default: <root>/splits, ...)")
+    p.add_argument("--fps", type=float, default=25.0, help="target frame rate; 0 keeps every frame (25)")
+    p.add_argument(
+        "--short-side",
+        type=int,
+        default=None,
+        help="resize the short side to this; 0 keeps the size (default 256; synthetic: native size)",
+    )
+    p.add_argument("--flow-backend", choices=("opencv", "torch"), default="opencv")
+    p.add_argument("--device", default=None, help="torch device for --flow-backend torch (e.g. cuda:0)")
+    p.add_argument("--bound", type=float, default=20.0, help="flow clip bound in pixels (20)")
+    p.add_argument(
+        "--rounding",
+        choices=("round", "truncate"),
+        default="round",
+        help="flow -> uint8: round (default, unbiased) or truncate (MARS's files)",
+    )
+    p.add_argument("--naming", choices=("mars", "mmaction2"), default="mars")
+    p.add_argument("--workers", type=int, default=2, help="parallel processes (videos)")
+    p.add_argument("--shard", type=_shard, default=(0, 1), help="process shard i of n (0-based), e.g. 1/4")
+    p.add_argument("--jpeg-quality", type=int, default=95)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    g = p.add_argument_group("synthetic benchmark (--dataset synthetic)")
+    d = SyntheticSpec()
+    g.add_argument("--num-classes", type=int, default=d.num_classes)
+    g.add_argument("--train-per-class", type=int, default=d.videos_per_class_train)
+    g.add_argument("--test-per-class", type=int, default=d.videos_per_class_test)
+    g.add_argument("--num-frames", type=int, default=d.num_frames)
+    g.add_argument("--frame-size", type=_pair(int), default=d.frame_size, help="H or HxW (64x64)")
+    g.add_argument("--speed", type=_pair(float), default=d.speed, help="px/frame range lo,hi (0.75,2)")
+    g.add_argument("--seed", type=int, default=d.seed)
+    p.set_defaults(func=run_prepare)
+
+
+def spec_from_args(args) -> SyntheticSpec:
+    return SyntheticSpec(
+        num_classes=args.num_classes,
+        videos_per_class_train=args.train_per_class,
+        videos_per_class_test=args.test_per_class,
+        num_frames=args.num_frames,
+        frame_size=args.frame_size,
+        speed=args.speed,
+        seed=args.seed,
+    )
+
+
+def run_prepare(args) -> int:
+    from .extract import prepare
+
+    short_side = args.short_side
+    if short_side is None:
+        short_side = 0 if args.dataset == "synthetic" else 256
+    spec = spec_from_args(args) if args.dataset == "synthetic" else None
+    report = prepare(
+        args.dataset,
+        args.root,
+        args.out,
+        fps=args.fps or None,
+        short_side=short_side or None,
+        flow_backend=args.flow_backend,
+        device=args.device,
+        bound=args.bound,
+        naming=args.naming,
+        workers=args.workers,
+        shard=args.shard,
+        rounding=args.rounding,
+        splits=args.splits,
+        spec=spec,
+        jpeg_quality=args.jpeg_quality,
+        progress=not args.no_progress,
+    )
+    print(
+        f"prepare: {report.extracted} extracted, {report.already_done} already done, "
+        f"{len(report.skipped)} skipped of {report.total} videos in shard {args.shard[0]}/{args.shard[1]}; "
+        f"{report.frames} frames, {report.flows} flows in {report.seconds:.1f} s "
+        f"({report.videos_per_s:.2f} videos/s, {report.pairs_per_s:.1f} pairs/s)"
+    )
+    for item in report.skipped:
+        print(f"  skipped {item['video_id']}: {item['reason']}")
+    print(f"report: {report.report_path}")
+    if report.errors:
+        print(f"prepare: {len(report.errors)} video(s) failed with unexpected errors (see the report)")
+        return 1
+    return 0

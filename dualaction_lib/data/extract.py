@@ -1,0 +1,410 @@
+"""Video -> JPEG frames + TV-L1 flow JPEGs (DESIGN §5), parallel over videos, sharded, resumable.
+
+Output of one video ``<out>/<video_id>/``: N frames (``00001.jpg`` ... MARS, or ``img_00000.jpg`` ...
+mmaction2) and N-1 flows (``TVL1jpg_{x,y}_00001.jpg`` / ``flow_{x,y}_00000.jpg``); flow i is the flow
+from frame i to frame i+1. Flow is clipped to +-bound and mapped to [0, 255] by
+``dualaction_lib.flow.quantize.quantize_flow``; the default rounding is "round" (unbiased, error at most
+half a level = 0.078 px for bound 20); "truncate" reproduces MARS's files. A ``.done.json`` marker,
+written last, makes a video finished: a rerun skips it, and a folder without it is wiped and redone.
+
+Bad input never stops a run: unreadable or corrupt videos, videos with fewer than 2 frames and
+videos listed in a split but missing on disk are skipped, counted and listed in the report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import asdict, dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from dualaction_lib.io import atomic_write_bytes, atomic_write_json
+
+from . import layouts
+
+DONE_MARKER = ".done.json"
+# Settings a finished video must share with a rerun (otherwise mixing would corrupt the data set).
+_MARKER_KEYS = ("fps", "short_side", "bound", "rounding", "naming", "flow_backend")
+
+
+class VideoReadError(RuntimeError):
+    """A video that cannot be decoded into at least 2 frames (a documented skip, not a crash)."""
+
+
+@dataclass(frozen=True)
+class ExtractSettings:
+    fps: float | None = 25.0  # None or <= 0: keep every source frame
+    short_side: int | None = 256  # None or <= 0: keep the source size
+    flow_backend: str = "opencv"
+    device: str | None = None
+    bound: float = 20.0
+    rounding: str = "round"
+    naming: str = "mars"
+    jpeg_quality: int = 95
+    flow_batch: int = 16  # consecutive pairs per tvl1 call (the torch backend batches them)
+    flow_params: dict = field(default_factory=dict)
+    cv2_threads: int | None = None  # per worker process
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    video_id: str
+    path: Path
+
+
+@dataclass
+class PrepareReport:
+    dataset: str
+    root: str
+    out: str
+    shard: tuple[int, int]
+    total: int = 0  # videos in this shard (listed ones, missing included)
+    extracted: int = 0
+    already_done: int = 0
+    frames: int = 0
+    flows: int = 0
+    seconds: float = 0.0
+    skipped: list[dict] = field(default_factory=list)  # {video_id, path, reason, kind}
+    settings: dict = field(default_factory=dict)
+    report_path: str = ""
+
+    @property
+    def videos_per_s(self) -> float:
+        return self.extracted / self.seconds if self.seconds else 0.0
+
+    @property
+    def pairs_per_s(self) -> float:
+        return self.flows / self.seconds if self.seconds else 0.0
+
+    @property
+    def errors(self) -> list[dict]:
+        """Skips caused by unexpected exceptions (as opposed to bad input)."""
+        return [s for s in self.skipped if s["kind"] == "error"]
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.update(videos_per_s=self.videos_per_s, pairs_per_s=self.pairs_per_s)
+        data["num_skipped"] = len(self.skipped)
+        return data
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def resample_indices(src_fps: float | None, fps: float | None) -> Iterator[int]:
+    """Source frame index for output frames 0, 1, 2, ... (nearest frame in time; may repeat or skip)."""
+    ratio = 1.0 if not fps or fps <= 0 or not src_fps else src_fps / fps
+    j = 0
+    while True:
+        yield math.floor(j * ratio + 0.5)
+        j += 1
+
+
+def _source_fps(cap: cv2.VideoCapture) -> float | None:
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    return float(fps) if math.isfinite(fps) and 0 < fps < 1000 else None  # broken header: keep frames
+
+
+def _resize(frame: np.ndarray, short_side: int | None) -> np.ndarray:
+    height, width = frame.shape[:2]
+    if not short_side or short_side <= 0 or min(height, width) == short_side:
+        return frame
+    scale = short_side / min(height, width)
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    return cv2.resize(frame, size, interpolation=interp)
+
+
+def decode_frames(path: Path, fps: float | None, short_side: int | None) -> Iterator[np.ndarray]:
+    """Yield BGR uint8 frames of ``path`` at ``fps`` with the short side resized to ``short_side``."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        raise VideoReadError(f"OpenCV cannot open {path}")
+    try:
+        targets = resample_indices(_source_fps(cap), fps)
+        want, index = next(targets), 0
+        while True:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                return
+            while want == index:
+                yield _resize(frame, short_side)
+                want = next(targets)
+            index += 1
+    finally:
+        cap.release()
+
+
+# --------------------------------------------------------------------------- one video
+
+
+def _write_jpeg(path: Path, image: np.ndarray, quality: int) -> None:
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, int(quality)])
+    if not ok:
+        raise OSError(f"JPEG encoding failed for {path}")
+    path.write_bytes(buf.tobytes())
+
+
+def _write_flows(folder: Path, gray: list[np.ndarray], first: int, s: ExtractSettings) -> int:
+    """TV-L1 over the consecutive pairs of ``gray`` (one batch), written from flow index ``first``."""
+    from dualaction_lib.flow import tvl1
+    from dualaction_lib.flow.quantize import quantize_flow
+
+    stack = np.stack(gray)  # (P+1, H, W) uint8
+    flow = tvl1(stack[:-1], stack[1:], backend=s.flow_backend, device=s.device, **s.flow_params)
+    q = quantize_flow(flow, bound=s.bound, rounding=s.rounding)  # (P, H, W, 2) uint8
+    naming = layouts.get_naming(s.naming)
+    for i in range(q.shape[0]):
+        for axis in (0, 1):
+            _write_jpeg(folder / naming.flow(first + i, axis), q[i, ..., axis], s.jpeg_quality)
+    return q.shape[0]
+
+
+def extract_video(job: VideoJob, out: Path, s: ExtractSettings) -> dict:
+    """Write frames, flows and the done marker of one video; returns {"frames", "flows"}."""
+    folder = out / job.video_id
+    if folder.exists():
+        shutil.rmtree(folder)  # no marker: half-written by an interrupted run
+    folder.mkdir(parents=True)
+    naming = layouts.get_naming(s.naming)
+    n_frames = n_flows = 0
+    size = None
+    gray: list[np.ndarray] = []  # frames of the pending flow batch (+ the overlap frame)
+    for frame in decode_frames(job.path, s.fps, s.short_side):
+        _write_jpeg(folder / naming.rgb(n_frames), frame, s.jpeg_quality)
+        size = frame.shape[:2]
+        n_frames += 1
+        gray.append(cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY))
+        if len(gray) == s.flow_batch + 1:
+            n_flows += _write_flows(folder, gray, n_flows, s)
+            gray = gray[-1:]  # the next batch starts at the last frame: no pair is dropped
+    if n_frames < 2:
+        raise VideoReadError(f"{job.path}: {n_frames} decodable frame(s); at least 2 are needed for flow")
+    if len(gray) > 1:
+        n_flows += _write_flows(folder, gray, n_flows, s)
+    if n_flows != n_frames - 1:  # cannot happen unless a flow backend drops pairs
+        raise RuntimeError(f"{job.path}: {n_frames} frames but {n_flows} flows written")
+    marker = {k: getattr(s, k) for k in _MARKER_KEYS}
+    marker.update(frames=n_frames, flows=n_flows, size=list(size), source=str(job.path))
+    atomic_write_json(folder / DONE_MARKER, marker)
+    return {"frames": n_frames, "flows": n_flows}
+
+
+def read_marker(folder: Path) -> dict | None:
+    path = Path(folder) / DONE_MARKER
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _run_job(job: VideoJob, out: Path, s: ExtractSettings) -> dict:
+    """Worker entry point: never raises, so one bad video cannot stop the pool."""
+    if s.cv2_threads is not None:
+        cv2.setNumThreads(s.cv2_threads)
+    result = {"video_id": job.video_id, "path": str(job.path)}
+    try:
+        return {**result, "status": "done", **extract_video(job, out, s)}
+    except VideoReadError as err:
+        failure = {"kind": "bad_input", "reason": str(err)}
+    except Exception as err:  # recorded in the report and turned into a non-zero exit by the CLI
+        failure = {"kind": "error", "reason": f"{type(err).__name__}: {err}"}
+    shutil.rmtree(out / job.video_id, ignore_errors=True)  # no half-written folder stays behind
+    return {**result, "status": "skipped", **failure}
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def find_splits_dir(root: Path, splits: Path | None = None) -> Path:
+    if splits is not None:
+        return Path(splits)
+    names = ("splits", "ucfTrainTestlist", "testTrainMulti_7030_splits")
+    candidates = [base / name for base in (root, root.parent) for name in names]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate
+    raise FileNotFoundError(f"no split folder found (tried {', '.join(map(str, candidates))}); pass --splits")
+
+
+def _video_file(videos_dir: Path, video_id: str) -> Path | None:
+    for ext in layouts.VIDEO_EXTENSIONS:
+        path = videos_dir / f"{video_id}{ext}"
+        if path.is_file():
+            return path
+    return None
+
+
+def collect_jobs(dataset: str, root: Path, splits_dir: Path | None) -> tuple[list[VideoJob], list[dict]]:
+    """Every video of every available split (sorted by id), plus the listed-but-missing ones."""
+    videos_dir = root / "videos" if (root / "videos").is_dir() else root
+    if dataset == "folder":
+        files = sorted(p for p in videos_dir.rglob("*") if p.suffix.lower() in layouts.VIDEO_EXTENSIONS)
+        return [VideoJob(p.relative_to(videos_dir).with_suffix("").as_posix(), p) for p in files], []
+    ids: set[str] = set()
+    for k in layouts.available_splits(splits_dir, dataset):
+        entries, _ = layouts.load_index(dataset, splits_dir, k)
+        ids.update(e.video_id for e in entries)
+    if not ids:
+        raise FileNotFoundError(f"{splits_dir}: no complete split (train + test lists) found")
+    jobs, missing = [], []
+    for video_id in sorted(ids):
+        path = _video_file(videos_dir, video_id)
+        if path is None:
+            reason = f"listed in the splits but no video file {videos_dir / video_id}.*"
+            missing.append({"video_id": video_id, "path": "", "reason": reason, "kind": "bad_input"})
+        else:
+            jobs.append(VideoJob(video_id, path))
+    return jobs, missing
+
+
+def shard_items(items: list, shard: tuple[int, int]) -> list:
+    """Round-robin shard ``i`` of ``n`` of an id-sorted list: shards are disjoint and cover everything."""
+    index, count = shard
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard}")
+    return items[index::count]
+
+
+def _check_marker(marker: dict, s: ExtractSettings, folder: Path) -> None:
+    for key in _MARKER_KEYS:
+        if marker.get(key) != getattr(s, key):
+            raise ValueError(
+                f"{folder} was extracted with {key}={marker.get(key)!r}, this run uses "
+                f"{getattr(s, key)!r}; use another --out or delete the old output"
+            )
+
+
+def copy_splits(dataset: str, splits_dir: Path, out: Path) -> list[str]:
+    copied = []
+    for path in layouts.split_files(splits_dir, dataset):
+        atomic_write_bytes(out / "splits" / path.name, path.read_bytes())
+        copied.append(path.name)
+    return copied
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _pool(workers: int):
+    # spawn: forking a process that holds OpenCV / torch threads can deadlock.
+    return ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+
+
+def _run_all(jobs: list[VideoJob], out: Path, s: ExtractSettings, workers: int, progress: bool):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(jobs), desc="prepare", unit="video", disable=not progress, mininterval=1.0)
+    try:
+        if workers <= 1:
+            for job in jobs:
+                yield _run_job(job, out, s)
+                bar.update()
+            return
+        with _pool(workers) as pool:
+            futures = [pool.submit(_run_job, job, out, s) for job in jobs]
+            for future in as_completed(futures):
+                yield future.result()
+                bar.update()
+    finally:
+        bar.close()
+
+
+def report_path(out: Path, shard: tuple[int, int]) -> Path:
+    suffix = "" if shard[1] == 1 else f"_shard{shard[0]}of{shard[1]}"
+    return out / f"prepare_report{suffix}.json"
+
+
+def prepare(
+    dataset: str,
+    root,
+    out,
+    *,
+    fps: float | None = 25.0,
+    short_side: int | None = 256,
+    flow_backend: str = "opencv",
+    bound: float = 20.0,
+    naming: str = "mars",
+    workers: int = 2,
+    shard: tuple[int, int] = (0, 1),
+    rounding: str = "round",
+    splits=None,
+    spec=None,
+    device: str | None = None,
+    jpeg_quality: int = 95,
+    flow_params: dict | None = None,
+    flow_batch: int = 16,
+    progress: bool = True,
+) -> PrepareReport:
+    """Extract frames + flow of ``dataset`` ("synthetic", "ucf101", "hmdb51", "folder") into ``out``.
+
+    For "synthetic", ``root`` is generated from ``spec`` (a SyntheticSpec, default spec) when it holds no
+    set yet. ``shard=(i, n)`` processes every n-th video from the i-th (sorted by id). ``flow_batch``
+    consecutive pairs go to one ``tvl1`` call. ``short_side`` / ``fps`` None keep the source's.
+    With ``workers > 1`` the pool uses spawned processes: call it under ``if __name__ == "__main__":``
+    in scripts (the CLI and notebooks need nothing). Returns the report, also written (last) to
+    ``<out>/prepare_report[_shard<i>of<n>].json``.
+    """
+    if dataset not in ("synthetic", "ucf101", "hmdb51", "folder"):
+        raise ValueError(f"dataset must be synthetic, ucf101, hmdb51 or folder, got {dataset!r}")
+    if flow_backend not in ("opencv", "torch"):
+        raise ValueError(f"flow_backend must be 'opencv' or 'torch', got {flow_backend!r}")
+    layouts.get_naming(naming)
+    root, out = Path(root), Path(out)
+    if dataset == "synthetic":
+        from .synthetic import make_synthetic
+
+        make_synthetic(root, spec, progress=progress)
+    elif not root.is_dir():
+        raise FileNotFoundError(f"--root {root} does not exist")
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
+    s = ExtractSettings(
+        fps=fps,
+        short_side=short_side,
+        flow_backend=flow_backend,
+        device=device,
+        bound=float(bound),
+        rounding=rounding,
+        naming=layouts.get_naming(naming).name,
+        jpeg_quality=jpeg_quality,
+        flow_params=dict(flow_params or {}),
+        flow_batch=flow_batch,
+        cv2_threads=threads,
+    )
+    splits_dir = None if dataset == "folder" else find_splits_dir(root, splits)
+    jobs, missing = collect_jobs(dataset, root, splits_dir)
+    jobs, missing = shard_items(jobs, shard), shard_items(missing, shard)
+    report = PrepareReport(dataset, str(root), str(out), tuple(shard), total=len(jobs) + len(missing))
+    report.settings = {k: v for k, v in asdict(s).items() if k != "cv2_threads"}
+    report.skipped.extend(missing)
+    out.mkdir(parents=True, exist_ok=True)
+    if splits_dir is not None:
+        copy_splits(dataset, splits_dir, out)
+    todo = []
+    for job in jobs:
+        marker = read_marker(out / job.video_id)
+        if marker is None:
+            todo.append(job)
+        else:
+            _check_marker(marker, s, out / job.video_id)
+            report.already_done += 1
+    start = time.perf_counter()
+    for result in _run_all(todo, out, s, workers, progress):
+        if result["status"] == "done":
+            report.extracted += 1
+            report.frames += result["frames"]
+            report.flows += result["flows"]
+        else:
+            report.skipped.append({k: result[k] for k in ("video_id", "path", "reason", "kind")})
+    report.seconds = time.perf_counter() - start
+    report.skipped.sort(key=lambda item: item["video_id"])
+    path = report_path(out, shard)
+    report.report_path = str(path)
+    atomic_write_json(path, report.to_dict())
+    return report
