@@ -208,6 +208,11 @@ def _run_job(job: VideoJob, out: Path, s: ExtractSettings) -> dict:
     """Worker entry point: never raises, so one bad video cannot stop the pool."""
     if s.cv2_threads is not None:
         cv2.setNumThreads(s.cv2_threads)
+        if s.flow_backend == "torch":
+            import torch  # imported here: OpenCV-only workers never pay for torch
+
+            # One thread per worker: with OpenMP's spinning barriers, oversubscribed torch runs 4x slower.
+            torch.set_num_threads(s.cv2_threads)
     result = {"video_id": job.video_id, "path": str(job.path)}
     try:
         return {**result, "status": "done", **extract_video(job, out, s)}
