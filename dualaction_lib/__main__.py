@@ -6,7 +6,11 @@ Each sub-package registers its own sub-commands; this file only dispatches.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+
+# Must precede the first torch import; see README "Optical flow" (spinning OpenMP threads on shared CPUs).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def build_parser() -> argparse.ArgumentParser:
