@@ -1,0 +1,125 @@
+"""Sub-commands ``train``, ``evaluate`` and ``fuse`` (registered by ``dualaction_lib.__main__``).
+
+    python -m dualaction_lib train --preset cpu --method ds --seed 0 [--optim.lr 0.01 --data.clip_len 16]
+    python -m dualaction_lib evaluate runs/cpu/ds_seed0 [--protocol multiclip]
+    python -m dualaction_lib fuse runs/cpu/ds_seed0 runs/cpu/flow_seed0 [--method average]
+
+Any config key can be overridden with ``--section.key value`` (see ``dualaction_lib/config.py``).
+Each command prints the run directory it wrote as its last stdout line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import types
+from typing import Any
+
+from dualaction_lib.config import ConfigError, parse_cli_overrides
+
+_OVERRIDES_HELP = "any config key as --section.key value (e.g. --optim.lr 0.01 --data.clip_len 16)"
+
+
+def _collect_overrides(parser: argparse.ArgumentParser) -> None:
+    """Let this sub-parser keep unknown ``--key value`` tokens as config overrides instead of failing."""
+    original = parser.parse_known_args
+
+    def parse_known_args(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None) -> Any:
+        ns, extras = original(args, namespace)
+        ns.overrides = [*getattr(ns, "overrides", []), *extras]
+        return ns, []
+
+    parser.parse_known_args = types.MethodType(parse_known_args, parser)  # type: ignore[method-assign]
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "train", help="train one run (prepares the synthetic data on first use)", epilog=_OVERRIDES_HELP
+    )
+    p.add_argument("--preset", default="cpu", help="configs/<preset>.yaml or a YAML path (default: cpu)")
+    p.add_argument("--method", help="flow | rgb | mars | ds | ds_mae | ds_gram")
+    p.add_argument("--seed", type=int)
+    p.add_argument("--name", help="run directory name (default <method>_seed<seed>)")
+    p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint (resume=false)")
+    p.set_defaults(func=train_command)
+    _collect_overrides(p)
+
+    p = subparsers.add_parser(
+        "evaluate", help="re-evaluate a run from its checkpoint", epilog=_OVERRIDES_HELP
+    )
+    p.add_argument("run_dir")
+    p.add_argument("--protocol", choices=("mars", "multiclip"))
+    p.set_defaults(func=evaluate_command)
+    _collect_overrides(p)
+
+    p = subparsers.add_parser("fuse", help="fuse two runs' cached scores (average or attention)")
+    p.add_argument("run_a")
+    p.add_argument("run_b")
+    p.add_argument("--method", default="attention", choices=("attention", "average"))
+    p.add_argument("--out", help="output directory (default runs/<preset>/fusion_<a>+<b>_<method>)")
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--lr", type=float, default=1e-2)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=fuse_command)
+
+
+def _overrides(args: argparse.Namespace, **explicit: Any) -> dict[str, Any]:
+    out = parse_cli_overrides(list(getattr(args, "overrides", [])))
+    out.update({k: v for k, v in explicit.items() if v is not None})
+    return out
+
+
+def train_command(args: argparse.Namespace) -> int:
+    from dualaction_lib.config import load_config
+    from dualaction_lib.engine.train import train
+
+    try:
+        cfg = load_config(
+            args.preset,
+            **_overrides(
+                args, method=args.method, seed=args.seed, name=args.name, resume=False if args.fresh else None
+            ),
+        )
+    except ConfigError as err:
+        print(f"config error: {err}", file=sys.stderr)
+        return 2
+    run_dir = train(cfg)
+    if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
+        print(run_dir)
+    return 0
+
+
+def evaluate_command(args: argparse.Namespace) -> int:
+    from dualaction_lib.engine.evaluate import evaluate
+
+    try:
+        overrides = _overrides(args)
+        result = evaluate(args.run_dir, protocol=args.protocol, **overrides)
+    except ConfigError as err:
+        print(f"config error: {err}", file=sys.stderr)
+        return 2
+    print(
+        f"video top-1 {result['video_top1']:.4f}  top-5 {result['video_top5']:.4f}  "
+        f"clip top-1 {result['clip_top1']:.4f}  ({result['num_videos']} videos, {result['protocol']})"
+    )
+    print(args.run_dir)
+    return 0
+
+
+def fuse_command(args: argparse.Namespace) -> int:
+    from dualaction_lib.engine.fuse import fuse
+
+    out = fuse(
+        args.run_a,
+        args.run_b,
+        method=args.method,
+        out_dir=args.out,
+        hidden=args.hidden,
+        steps=args.steps,
+        lr=args.lr,
+        seed=args.seed,
+    )
+    print(out)
+    return 0

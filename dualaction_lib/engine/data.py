@@ -1,0 +1,169 @@
+"""The engine's view of the data package: prepare on first use, datasets and loaders per method.
+
+Distillation methods train on ``rgb+flow`` (the student sees RGB, the teacher the aligned flow of the same
+clip) and are tested on RGB only; ``flow`` trains and tests on flow, ``rgb`` on RGB.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+from dualaction_lib.config import Config
+
+
+@dataclass
+class TrainData:
+    train_loader: DataLoader
+    sampler: DistributedSampler
+    test_ds: Dataset
+    train_eval_ds: Dataset | None
+    classes: list[str]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+
+@dataclass
+class EvalData:
+    test_ds: Dataset
+    train_eval_ds: Dataset | None
+    classes: list[str]
+
+
+def index_format(cfg: Config) -> str:
+    """Split-file format: the synthetic benchmark is written in the UCF-101 layout."""
+    return "ucf101" if cfg.data.dataset == "synthetic" else cfg.data.dataset
+
+
+def is_prepared(frames_root: Path) -> bool:
+    """extract.prepare writes prepare_report.json last."""
+    return (frames_root / "splits").is_dir() and any(frames_root.glob("prepare_report*.json"))
+
+
+def ensure_prepared(cfg: Config) -> None:
+    """Generate + extract the synthetic benchmark when missing (one call gets a fresh user going)."""
+    d = cfg.data
+    frames = Path(d.frames_root)
+    if is_prepared(frames):
+        return
+    if d.dataset != "synthetic" or not d.auto_prepare:
+        raise FileNotFoundError(
+            f"data.frames_root {frames} holds no extracted frames; run `python -m dualaction_lib prepare` "
+            f"for {d.dataset} first"
+        )
+    from dualaction_lib.data import extract
+    from dualaction_lib.data.synthetic import SyntheticSpec
+
+    spec = SyntheticSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.synthetic.items()})
+    print(f"[dualaction] preparing the synthetic benchmark in {d.root} → {frames}", file=sys.stderr)
+    extract.prepare(
+        "synthetic",
+        d.root,
+        frames,
+        fps=d.fps,
+        short_side=d.short_side,
+        flow_backend=d.flow_backend,
+        bound=d.flow_bound,
+        workers=d.prepare_workers,
+        spec=spec,
+        progress=cfg.progress,
+        flow_params=dict(d.flow_params),
+    )
+
+
+def load_entries(cfg: Config) -> tuple[list[Any], list[Any], list[str]]:
+    """(train entries, test entries, class names) from <frames_root>/splits."""
+    from dualaction_lib.data.layouts import load_index
+
+    entries, classes = load_index(index_format(cfg), Path(cfg.data.frames_root) / "splits", cfg.data.split)
+    train = [e for e in entries if e.split == "train"]
+    test = [e for e in entries if e.split == "test"]
+    return train, test, list(classes)
+
+
+def class_names(cfg: Config) -> list[str]:
+    return load_entries(cfg)[2]
+
+
+def make_dataset(cfg: Config, entries: list[Any], modality: str, mode: str) -> Dataset:
+    from dualaction_lib.data.datasets import VideoDataset
+
+    d, e = cfg.data, cfg.eval
+    return VideoDataset(
+        d.frames_root,
+        entries,
+        modality=modality,
+        clip_len=d.clip_len,
+        mode=mode,
+        protocol=e.protocol,
+        num_clips=e.num_clips,
+        crops=e.crops,
+        crop_size=d.crop_size,
+        norm=d.norm,
+        scales=tuple(d.scales),
+        flip=d.flip,
+    )
+
+
+def modalities(cfg: Config) -> tuple[str, str]:
+    """(train modality, test modality) for the method."""
+    if cfg.method == "flow":
+        return "flow", "flow"
+    if cfg.is_distill:
+        return "rgb+flow", "rgb"
+    return "rgb", "rgb"
+
+
+def build_train_data(cfg: Config, rt: Any) -> TrainData:
+    train_entries, test_entries, classes = load_entries(cfg)
+    train_mod, test_mod = modalities(cfg)
+    train_ds = make_dataset(cfg, train_entries, train_mod, "train")
+    # Every rank draws its own shard; one replica (rank 0 of 1) outside torchrun. Reshuffled per epoch.
+    sampler = DistributedSampler(
+        train_ds, num_replicas=rt.world_size, rank=rt.rank, shuffle=True, seed=cfg.seed, drop_last=False
+    )
+    per_rank = max(1, cfg.optim.batch_size // rt.world_size)
+    loader = DataLoader(
+        train_ds,
+        batch_size=per_rank,
+        sampler=sampler,
+        num_workers=cfg.data.num_workers,
+        pin_memory=rt.device.type == "cuda",
+        drop_last=len(train_ds) > per_rank * rt.world_size,
+        persistent_workers=cfg.data.num_workers > 0,
+    )
+    evals = _eval_sets(cfg, train_entries, test_entries, classes, test_mod)
+    return TrainData(loader, sampler, evals.test_ds, evals.train_eval_ds, classes)
+
+
+def build_eval_data(cfg: Config, bundle: TrainData | None = None) -> EvalData:
+    if bundle is not None:
+        return EvalData(bundle.test_ds, bundle.train_eval_ds, bundle.classes)
+    train_entries, test_entries, classes = load_entries(cfg)
+    return _eval_sets(cfg, train_entries, test_entries, classes, modalities(cfg)[1])
+
+
+def _eval_sets(
+    cfg: Config, train_entries: list, test_entries: list, classes: list[str], modality: str
+) -> EvalData:
+    test_ds = make_dataset(cfg, test_entries, modality, "test")
+    train_eval = make_dataset(cfg, train_entries, modality, "test") if cfg.eval.train_scores else None
+    return EvalData(test_ds, train_eval, classes)
+
+
+def item_loader(dataset: Dataset, cfg: Config) -> Any:
+    """Unbatched iteration over a test-mode dataset (videos have different clip counts)."""
+    if cfg.data.num_workers == 0:
+        return (dataset[i] for i in range(len(dataset)))
+    return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=cfg.data.num_workers)
+
+
+def video_id(dataset: Any, index: int) -> str:
+    return str(dataset.video_ids[index])

@@ -1,0 +1,160 @@
+"""Video-level evaluation (MARS protocol or multi-clip), clip accuracy, per-video scores for fusion.
+
+Video scores are the mean of the raw clip logits (MARS). ``clip_top1`` is the accuracy of single clips and
+is reported separately: it is NOT the video accuracy papers quote (MARS issues #24, #35).
+
+    from dualaction_lib.engine import evaluate
+    result = evaluate("runs/cpu/ds_seed0")                      # re-score from checkpoint.pt
+    result = evaluate("runs/cpu/ds_seed0", protocol="multiclip")  # → eval_multiclip.json
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from dualaction_lib.config import Config, override, read_config
+from dualaction_lib.engine import data as edata
+from dualaction_lib.engine import distributed as D
+from dualaction_lib.io import atomic_save, atomic_write_json
+
+
+@torch.no_grad()
+def score_dataset(model: nn.Module, dataset: Any, cfg: Config, rt: D.Runtime, desc: str = "eval") -> dict:
+    """Score every video of a test-mode dataset (items carry a leading clip axis).
+
+    Returns {"video_ids": list[str], "labels": LongTensor (V,), "scores": FloatTensor (V, K),
+    "clip_correct": int, "num_clips": int}.
+    """
+    model.eval()
+    key = "flow" if cfg.method == "flow" else "rgb"
+    ids, labels, scores = [], [], []
+    clip_correct = num_clips = 0
+    pending: list[tuple[int, Tensor, int]] = []  # (dataset index, clips (K, C, T, H, W), label)
+
+    def flush() -> None:
+        nonlocal clip_correct, num_clips
+        clips = torch.cat([c for _, c, _ in pending]).to(rt.device)  # (ΣK, C, T, H, W)
+        with D.autocast(rt):
+            logits = model(clips).float().cpu()  # (ΣK, num_classes)
+        start = 0
+        for index, c, label in pending:
+            clip_logits = logits[start : start + c.shape[0]]  # (K, num_classes)
+            start += c.shape[0]
+            clip_correct += int((clip_logits.argmax(1) == label).sum())
+            num_clips += c.shape[0]
+            ids.append(edata.video_id(dataset, index))
+            labels.append(label)
+            scores.append(clip_logits.mean(0))  # (num_classes,) mean of raw logits
+        pending.clear()
+
+    loader = edata.item_loader(dataset, cfg)
+    bar = tqdm(
+        loader,
+        desc=desc,
+        total=len(dataset),
+        leave=False,
+        disable=not (cfg.progress and rt.is_main),
+        mininterval=cfg.progress_interval,
+    )
+    for item in bar:
+        clips = item[key]  # (K, C, T, H, W)
+        pending.append((int(item["index"]), clips, int(item["label"])))
+        if sum(c.shape[0] for _, c, _ in pending) >= cfg.eval.batch_size:
+            flush()
+    if pending:
+        flush()
+    return {
+        "video_ids": ids,
+        "labels": torch.tensor(labels, dtype=torch.long),
+        "scores": torch.stack(scores) if scores else torch.zeros(0, 0),
+        "clip_correct": clip_correct,
+        "num_clips": num_clips,
+    }
+
+
+def topk(scores: Tensor, labels: Tensor, k: int) -> float:
+    """Fraction of rows whose label is among the k highest scores ((V, K), (V,))."""
+    if len(labels) == 0:
+        return float("nan")
+    k = min(k, scores.shape[1])
+    return float((scores.topk(k, dim=1).indices == labels[:, None]).any(1).float().mean())
+
+
+def summarize(scored: dict) -> dict[str, Any]:
+    return {
+        "video_top1": topk(scored["scores"], scored["labels"], 1),
+        "video_top5": topk(scored["scores"], scored["labels"], 5),
+        "clip_top1": scored["clip_correct"] / max(1, scored["num_clips"]),
+        "num_videos": len(scored["video_ids"]),
+        "num_clips": scored["num_clips"],
+    }
+
+
+def evaluate_model(
+    model: nn.Module,
+    cfg: Config,
+    run_dir: Path,
+    rt: D.Runtime,
+    *,
+    bundle: Any = None,
+    train_seconds: float | None = None,
+    name: str = "eval.json",
+) -> dict[str, Any]:
+    """Score the test split (and the train split for fusion); write eval.json and scores.pt."""
+    t0 = time.time()
+    sets = edata.build_eval_data(cfg, bundle)
+    test = score_dataset(model, sets.test_ds, cfg, rt, desc="test")
+    result = {**summarize(test), "protocol": cfg.eval.protocol, "method": cfg.method}
+    payload: dict[str, Any] = {"classes": list(sets.classes), "test": _pack(test)}
+    if cfg.eval.train_scores and sets.train_eval_ds is not None:
+        train = score_dataset(model, sets.train_eval_ds, cfg, rt, desc="train scores")
+        payload["train"] = _pack(train)
+        result["train_video_top1"] = summarize(train)["video_top1"]
+    result["seconds"] = round(time.time() - t0, 3)
+    if train_seconds is not None:
+        result["train_seconds"] = round(train_seconds, 3)
+    scores_name = (
+        "scores.pt" if name == "eval.json" else name.replace("eval", "scores").replace(".json", ".pt")
+    )
+    atomic_save(run_dir / scores_name, lambda f: torch.save(payload, f))
+    atomic_write_json(run_dir / name, result)
+    return result
+
+
+def _pack(scored: dict) -> dict[str, Any]:
+    return {"video_ids": scored["video_ids"], "labels": scored["labels"], "scores": scored["scores"]}
+
+
+def evaluate(run_dir: str | Path, protocol: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """Re-evaluate a trained run from its checkpoint.pt.
+
+    With the run's own protocol the result replaces eval.json / scores.pt; another protocol writes
+    eval_<protocol>.json / scores_<protocol>.pt next to them. Returns the result dict.
+    """
+    from dualaction_lib.engine.modeling import build_student
+
+    run_dir = Path(run_dir)
+    cfg = read_config(run_dir)
+    own = cfg.eval.protocol
+    if protocol is not None:
+        overrides["eval.protocol"] = protocol
+    if overrides:
+        cfg = override(cfg, **overrides)
+    rt = D.setup_runtime(cfg.device, cfg.amp)
+    edata.ensure_prepared(cfg)
+    ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
+    classes = edata.class_names(cfg)
+    model = build_student(override(cfg, **{"model.pretrained": ""}), len(classes))
+    model.load_state_dict(ckpt["model"])
+    model.to(rt.device)
+    name = "eval.json" if cfg.eval.protocol == own else f"eval_{cfg.eval.protocol}.json"
+    previous = run_dir / "eval.json"
+    seconds = json.loads(previous.read_text()).get("train_seconds") if previous.exists() else None
+    return evaluate_model(model, cfg, run_dir, rt, name=name, train_seconds=seconds)

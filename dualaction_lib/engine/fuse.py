@@ -1,0 +1,138 @@
+"""Late fusion of two frozen runs from their cached per-video scores (scores.pt), in seconds.
+
+    from dualaction_lib.engine import fuse
+    out = fuse("runs/cpu/ds_seed0", "runs/cpu/flow_seed0", method="attention")
+    # → runs/cpu/fusion_ds_seed0+flow_seed0_attention/{eval.json, fusion.pt}
+
+"average" is the two-stream baseline (mean of the streams' logits, the seed's Mimic+RGB / Mimic+Flow
+columns); "attention" trains AttentionFusion on the train-split scores and is evaluated on the test split.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dualaction_lib.engine.evaluate import topk
+from dualaction_lib.io import atomic_save, atomic_write_json
+
+FUSION_METHODS = ("average", "attention")
+
+
+def load_scores(run_dir: str | Path) -> dict[str, Any]:
+    path = Path(run_dir) / "scores.pt"
+    if not path.exists():
+        raise FileNotFoundError(f"{path} missing: train or evaluate the run first")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def align(a: dict, b: dict, split: str) -> tuple[Tensor, Tensor, Tensor, list[str]]:
+    """Scores of both runs on the same videos, in run a's order: (V, K), (V, K), labels (V,), ids."""
+    if split not in a or split not in b:
+        raise KeyError(f"scores.pt lacks the {split!r} split (evaluate with eval.train_scores=true)")
+    sa, sb = a[split], b[split]
+    pos = {v: i for i, v in enumerate(sb["video_ids"])}
+    missing = [v for v in sa["video_ids"] if v not in pos]
+    if missing or len(pos) != len(sa["video_ids"]):
+        raise ValueError(
+            f"the two runs scored different {split} videos (e.g. {missing[:3]}); "
+            f"were they trained on the same data and split?"
+        )
+    order = torch.tensor([pos[v] for v in sa["video_ids"]], dtype=torch.long)
+    if not torch.equal(sa["labels"], sb["labels"][order]):
+        raise ValueError(f"the two runs disagree on {split} labels")
+    return sa["scores"].float(), sb["scores"].float()[order], sa["labels"], list(sa["video_ids"])
+
+
+def train_attention(
+    train_a: Tensor,
+    train_b: Tensor,
+    labels: Tensor,
+    *,
+    hidden: int = 64,
+    steps: int = 300,
+    lr: float = 1e-2,
+    weight_decay: float = 1e-4,
+    seed: int = 0,
+) -> torch.nn.Module:
+    """Full-batch Adam on CE(fused scores) over the train split's cached scores."""
+    from dualaction_lib.models import AttentionFusion
+
+    torch.manual_seed(seed)
+    stacked = torch.stack([train_a, train_b], dim=1)  # (V, 2, K)
+    model = AttentionFusion(num_streams=2, num_classes=stacked.shape[2], hidden=hidden)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    for _ in range(steps):
+        fused, _ = model(stacked)  # (V, K)
+        loss = F.cross_entropy(fused, labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def fuse(
+    run_a: str | Path,
+    run_b: str | Path,
+    method: str = "attention",
+    *,
+    out_dir: str | Path | None = None,
+    hidden: int = 64,
+    steps: int = 300,
+    lr: float = 1e-2,
+    seed: int = 0,
+) -> Path:
+    """Fuse two runs; writes eval.json and fusion.pt to runs/<preset>/fusion_<a>+<b>_<method>/."""
+    if method not in FUSION_METHODS:
+        raise ValueError(f"method must be one of {FUSION_METHODS}, got {method!r}")
+    t0 = time.time()
+    run_a, run_b = Path(run_a), Path(run_b)
+    a, b = load_scores(run_a), load_scores(run_b)
+    if list(a["classes"]) != list(b["classes"]):
+        raise ValueError(f"{run_a} and {run_b} have different class lists")
+    test_a, test_b, labels, ids = align(a, b, "test")
+    stacked = torch.stack([test_a, test_b], dim=1)  # (V, 2, K)
+    state: dict[str, Any] = {}
+    if method == "attention":
+        train_a, train_b, train_labels, _ = align(a, b, "train")
+        model = train_attention(train_a, train_b, train_labels, hidden=hidden, steps=steps, lr=lr, seed=seed)
+        with torch.no_grad():
+            fused, weights = model(stacked)  # (V, K), (V, 2)
+        state = model.state_dict()
+    else:
+        fused = stacked.mean(dim=1)  # (V, K)
+        weights = torch.full((len(ids), 2), 0.5)
+    out = (
+        Path(out_dir) if out_dir is not None else run_a.parent / f"fusion_{run_a.name}+{run_b.name}_{method}"
+    )
+    result = {
+        "method": method,
+        "streams": [str(run_a), str(run_b)],
+        "video_top1": topk(fused, labels, 1),
+        "video_top5": topk(fused, labels, 5),
+        "average_top1": topk(stacked.mean(1), labels, 1),
+        "stream_top1": [topk(test_a, labels, 1), topk(test_b, labels, 1)],
+        "mean_weights": weights.mean(0).tolist(),
+        "num_videos": len(ids),
+        "protocol": "fusion",
+        "seconds": round(time.time() - t0, 3),
+    }
+    payload = {
+        "video_ids": ids,
+        "labels": labels,
+        "weights": weights,
+        "scores": fused,
+        "streams": [str(run_a), str(run_b)],
+        "classes": list(a["classes"]),
+        "method": method,
+        "state_dict": state,
+        "hidden": hidden,
+    }
+    atomic_save(out / "fusion.pt", lambda f: torch.save(payload, f))
+    atomic_write_json(out / "eval.json", result)
+    return out

@@ -1,0 +1,131 @@
+"""Student / teacher construction for the training loop: build, initialise, freeze, wrap."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from dualaction_lib.config import STAGES, Config, read_config
+
+# Parameter-name prefixes of each trainable stage, in forward order (Hara/MARS key names).
+STAGE_PREFIXES: dict[str, tuple[str, ...]] = {
+    "stem": ("conv1.", "bn1."),
+    "layer1": ("layer1.",),
+    "layer2": ("layer2.",),
+    "layer3": ("layer3.",),
+    "layer4": ("layer4.",),
+    "fc": ("fc.",),
+}
+
+
+class StudentHead(nn.Module):
+    """``forward(x) → (logits, features)`` from ONE forward_features pass (DDP wraps this module)."""
+
+    def __init__(self, model: nn.Module, feature_names: tuple[str, ...] = ("pool",)) -> None:
+        super().__init__()
+        self.model = model
+        self.names = tuple(dict.fromkeys((*feature_names, "pool")))  # pool always (classifier input)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        feats = self.model.forward_features(x, self.names)  # {"layer1": (B,C,T,H,W), …, "pool": (B,C)}
+        return self.model.forward_head(feats["pool"]), feats  # (B, K)
+
+
+def in_channels(modality: str) -> int:
+    return 2 if modality == "flow" else 3
+
+
+def model_options(arch_widths: tuple[int, ...] | None, dropout: float, options: dict) -> dict[str, Any]:
+    opts = dict(options)
+    if arch_widths is not None:
+        opts["widths"] = tuple(arch_widths)
+    if dropout > 0:
+        opts["dropout"] = dropout
+    return opts
+
+
+def build_student(cfg: Config, num_classes: int) -> nn.Module:
+    """The trained network: flow input for method 'flow', RGB otherwise; optional pretrained init."""
+    from dualaction_lib.models import build_model, load_weights
+
+    m = cfg.model
+    chans = in_channels("flow" if cfg.method == "flow" else "rgb")
+    model = build_model(
+        m.arch, in_channels=chans, num_classes=num_classes, **model_options(m.widths, m.dropout, m.options)
+    )
+    if m.pretrained:
+        load_weights(
+            model, m.pretrained, source=m.pretrained_source, num_classes=num_classes, adapt_in_channels=True
+        )
+    freeze_before(model, m.finetune_from)
+    return model
+
+
+def freeze_before(model: nn.Module, first_stage: str) -> list[str]:
+    """Freeze every stage before ``first_stage`` ('layer4' → only layer4 + fc train, as MARS fine-tuning).
+
+    Frozen BatchNorm layers keep updating running statistics only if left in train mode; we follow MARS and
+    just exclude their parameters from the optimizer. Returns the frozen stage names.
+    """
+    frozen = list(STAGES[: STAGES.index(first_stage)])
+    prefixes = tuple(p for stage in frozen for p in STAGE_PREFIXES[stage])
+    for name, param in model.named_parameters():
+        if prefixes and name.startswith(prefixes):
+            param.requires_grad_(False)
+    return frozen
+
+
+def resolve_teacher_path(cfg: Config) -> Path:
+    """distill.teacher 'auto' → <out_dir>/<preset>/flow_seed<teacher_seed>; otherwise the given path."""
+    if cfg.distill.teacher == "auto":
+        return Path(cfg.out_dir) / cfg.preset / f"flow_seed{cfg.distill.teacher_seed}"
+    return Path(cfg.distill.teacher)
+
+
+def load_teacher(cfg: Config, num_classes: int, device: torch.device) -> nn.Module:
+    """Frozen flow teacher in eval mode, from a flow run directory or a bare checkpoint file."""
+    from dualaction_lib.models import build_model, load_weights
+
+    path = resolve_teacher_path(cfg)
+    if path.is_dir():
+        tcfg = read_config(path)
+        if tcfg.method != "flow":
+            raise ValueError(f"teacher run {path} was trained with method {tcfg.method!r}, not 'flow'")
+        model = build_model(
+            tcfg.model.arch,
+            in_channels=2,
+            num_classes=num_classes,
+            **model_options(tcfg.model.widths, tcfg.model.dropout, tcfg.model.options),
+        )
+        ckpt = path / "checkpoint.pt"
+        if not ckpt.exists():
+            raise FileNotFoundError(
+                f"teacher run {path} has no checkpoint.pt; train it first (--method flow)"
+            )
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)["model"]
+        load_weights(model, state, source="native")
+    elif path.is_file():
+        d = cfg.distill
+        model = build_model(
+            d.teacher_arch or cfg.model.arch,
+            in_channels=2,
+            num_classes=num_classes,
+            **model_options(d.teacher_widths, 0.0, {}),
+        )
+        load_weights(model, path, source=d.teacher_source, num_classes=num_classes)
+    else:
+        raise FileNotFoundError(
+            f"distill.teacher: {path} is neither a flow run directory nor a checkpoint file"
+        )
+    model.to(device).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model
+
+
+def teacher_layers(cfg: Config) -> tuple[str, ...]:
+    """Feature levels the loss compares: MARS uses the pooled feature only."""
+    return ("pool",) if cfg.method == "mars" else tuple(cfg.distill.layers)

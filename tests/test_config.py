@@ -1,0 +1,145 @@
+"""Presets, recipes, overrides (keyword, dotted, CLI) and the error messages for bad keys and types."""
+
+from __future__ import annotations
+
+import pytest
+
+from dualaction_lib.config import (
+    RECIPES,
+    Config,
+    ConfigError,
+    list_presets,
+    load_config,
+    override,
+    parse_cli_overrides,
+    read_config,
+    save_config,
+)
+
+PAPER = ["paper_hmdb51_16f", "paper_hmdb51_64f", "paper_ucf101_16f", "paper_ucf101_64f"]
+
+
+def test_all_presets_load():
+    assert {"smoke", "cpu", *PAPER} <= set(list_presets())
+    for name in list_presets():
+        cfg = load_config(name)
+        assert isinstance(cfg, Config) and cfg.preset == name
+
+
+@pytest.mark.parametrize("name", PAPER)
+def test_paper_presets_carry_the_seed_recipe(name):
+    cfg = load_config(name)
+    frames = 16 if name.endswith("16f") else 64
+    dataset = name.split("_")[1]
+    assert (cfg.model.arch, cfg.data.crop_size, cfg.data.clip_len) == ("resnet101", 112, frames)
+    assert (cfg.optim.optimizer, cfg.optim.lr, cfg.optim.momentum, cfg.optim.weight_decay) == (
+        "sgd",
+        0.1,
+        0.9,
+        5e-4,
+    )
+    assert cfg.distill.alpha == 50.0 and cfg.data.split == 1 and cfg.data.dataset == dataset
+    assert cfg.distill.teacher.endswith(f"Flow_{dataset.upper()}_{frames}f.pth")
+    assert cfg.distill.teacher_arch == "resnext101" and cfg.distill.teacher_source == "mars"
+
+
+def test_mars_recipe_defaults():
+    cfg = load_config("paper_ucf101_16f", recipe="mars")
+    assert cfg.optim.dampening == 0.9 and cfg.optim.scheduler == "plateau" and cfg.optim.patience == 10
+    ft = load_config("cpu", recipe="mars_finetune")
+    assert (
+        ft.optim.lr == 0.001 and ft.model.finetune_from == "layer4"
+    )  # recipe asked for wins over the preset
+    assert set(RECIPES) >= {"paper", "mars", "mars_finetune", "cpu"}
+
+
+def test_cpu_and_smoke_are_small():
+    cpu, smoke = load_config("cpu"), load_config("smoke")
+    assert (
+        cpu.model.widths
+        and max(cpu.model.widths) <= 128
+        and cpu.data.clip_len <= 16
+        and cpu.data.crop_size <= 64
+    )
+    assert smoke.optim.epochs <= 2 and smoke.data.synthetic["num_classes"] == 4
+    assert smoke.data.frames_root != cpu.data.frames_root
+
+
+def test_overrides_keyword_dotted_nested():
+    cfg = load_config(
+        "cpu", method="mars", seed=2, data={"split": 2}, **{"optim.lr": 0.01, "model.widths": [8, 8, 8, 8]}
+    )
+    assert (cfg.method, cfg.seed, cfg.data.split, cfg.optim.lr, cfg.model.widths) == (
+        "mars",
+        2,
+        2,
+        0.01,
+        (8,) * 4,
+    )
+    assert cfg.data.clip_len == load_config("cpu").data.clip_len  # untouched siblings survive
+    assert str(cfg.run_dir) == "runs/cpu/mars_seed2"
+    assert override(cfg, name="x").run_dir.name == "x"
+    assert load_config("cpu", **{"optim.epochs": 3.0}).optim.epochs == 3  # integral float is fine
+
+
+def test_cli_strings_are_parsed_against_field_types():
+    tokens = [
+        "--optim.lr",
+        "0.01",
+        "--data.flip=false",
+        "--model.widths",
+        "8,16,32,64",
+        "--model.options",
+        "{shortcut: A}",
+        "--distill.teacher_widths",
+        "none",
+        "--data.clip_len",
+        "16",
+    ]
+    cfg = load_config("cpu", **parse_cli_overrides(tokens))
+    assert cfg.optim.lr == 0.01 and cfg.data.flip is False and cfg.model.widths == (8, 16, 32, 64)
+    assert (
+        cfg.model.options == {"shortcut": "A"}
+        and cfg.distill.teacher_widths is None
+        and cfg.data.clip_len == 16
+    )
+    with pytest.raises(ConfigError, match="missing value"):
+        parse_cli_overrides(["--optim.lr"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"optim.lrr": 1}, r"optim\.lrr: unknown config key \(did you mean lr\?\)"),
+        ({"nosuch": 1}, r"nosuch: unknown config key"),
+        ({"optim.lr": "fast"}, r"optim\.lr: expected float, got 'fast'"),
+        ({"data.clip_len": 1.5}, r"data\.clip_len: expected int"),
+        ({"data.flip": 3}, r"data\.flip: expected bool"),
+        ({"model.widths": [8, "x"]}, r"model\.widths\[1\]: expected int"),
+        ({"data": 3}, r"data: expected a section"),
+        ({"method": "dss"}, r"method: 'dss' is not one of"),
+        ({"recipe": "fast"}, r"recipe: unknown recipe 'fast'"),
+        ({"optim.epochs": 0}, r"optim\.epochs: must be positive"),
+    ],
+)
+def test_bad_keys_and_types_name_the_key(overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config("smoke", **overrides)
+
+
+def test_unknown_preset_and_yaml_path(tmp_path):
+    with pytest.raises(ConfigError, match="no preset 'nope'"):
+        load_config("nope")
+    path = tmp_path / "mine.yaml"
+    path.write_text("base: smoke\nmethod: rgb\noptim: {epochs: 5}\n")
+    cfg = load_config(path)
+    assert (cfg.preset, cfg.method, cfg.optim.epochs, cfg.model.widths) == ("mine", "rgb", 5, (4, 8, 8, 16))
+    path.write_text("optim: {lrr: 5}\n")
+    with pytest.raises(ConfigError, match="optim.lrr"):
+        load_config(path)
+
+
+def test_save_read_round_trip(tmp_path):
+    cfg = load_config("paper_hmdb51_64f", seed=3, **{"model.options": {"shortcut": "A"}})
+    save_config(cfg, tmp_path / "config.yaml")
+    assert read_config(tmp_path) == cfg
