@@ -1,0 +1,63 @@
+"""``make figures``: benchmark → frames + flow → the plan's notebooks → every figure and table in figures/.
+
+    python -m dualaction_lib figures --plan configs/plans/cpu.yaml
+
+Data preparation runs once, up front (generate the synthetic benchmark, extract frames and TV-L1 flow;
+resumable), so notebooks running in parallel never race to create it. Then the plan runs like
+``workbook --plan``; complete runs are skipped, so an interrupted job resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from dualaction_lib import workbook
+
+
+def prepare_data(preset: str, root: Path) -> float:
+    """Generate and extract the preset's data if missing; returns seconds spent."""
+    import os
+
+    from dualaction_lib.config import load_config
+    from dualaction_lib.engine import data as edata
+
+    start = time.perf_counter()
+    cwd = Path.cwd()
+    os.chdir(root)  # presets use paths relative to the project root
+    try:
+        edata.ensure_prepared(load_config(preset))
+    finally:
+        os.chdir(cwd)
+    return time.perf_counter() - start
+
+
+def list_outputs(figures_dir: Path, since: float) -> list[Path]:
+    """Figures and tables written (or rewritten) since ``since`` (a time.time() value)."""
+    suffixes = {".png", ".pdf", ".md", ".tex"}
+    return sorted(p for p in figures_dir.rglob("*") if p.suffix in suffixes and p.stat().st_mtime >= since)
+
+
+def run(args: argparse.Namespace) -> int:
+    root = Path(args.root).resolve() if args.root else workbook.project_root()
+    overrides = workbook.parse_sets(args.set)
+    plan = workbook.load_plan(args.plan)
+    params = {**plan.get("parameters", {}), **overrides}
+    started, wall = time.time(), time.perf_counter()
+    if not args.skip_prepare:
+        print(f"[figures] preparing data for preset {params.get('preset', 'cpu')!r} ...", flush=True)
+        seconds = prepare_data(params.get("preset", "cpu"), root)
+        print(f"[figures] data ready ({seconds:.0f}s)", flush=True)
+    results = workbook.run_plan(
+        args.plan, root, only=args.only, overrides=overrides, force=args.force,
+        kernel=args.kernel, timeout=args.timeout, jobs=args.jobs,
+    )  # fmt: skip
+    print(workbook.summary_table(results, root))
+    figures_dir = root / workbook.expand_plan(plan, root, overrides)[0].parameters.get(
+        "figures_dir", "figures"
+    )
+    written = list_outputs(figures_dir, started)
+    print(f"[figures] {len(written)} figure/table files written to {figures_dir}")
+    print(f"[figures] wall time {(time.perf_counter() - wall) / 60:.1f} min")
+    return workbook.exit_code(results)

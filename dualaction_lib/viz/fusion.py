@@ -1,0 +1,91 @@
+"""Notebook 04's computations: the stream pairs of one seed, both fusions of each, and per-video weights."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+# pair label → (stream A run name, stream B run name); {s} = student seed, {t} = teacher seed
+PAIRS = {
+    "DS+Flow": ("ds_seed{s}", "flow_seed{t}"),
+    "DS+RGB": ("ds_seed{s}", "rgb_seed{s}"),
+    "MARS+Flow": ("mars_seed{s}", "flow_seed{t}"),
+    "MARS+RGB": ("mars_seed{s}", "rgb_seed{s}"),
+    "RGB+Flow": ("rgb_seed{s}", "flow_seed{t}"),
+}
+METHODS = ("average", "attention")
+
+
+def stream_pairs(
+    preset_dir: str | os.PathLike, seed: int, teacher_seed: int = 0
+) -> dict[str, tuple[Path, Path]]:
+    """The pairs whose two runs both exist (with scores.pt), label → (run A, run B)."""
+    root = Path(preset_dir)
+    pairs = {}
+    for label, (a, b) in PAIRS.items():
+        run_a, run_b = (root / n.format(s=seed, t=teacher_seed) for n in (a, b))
+        if (run_a / "scores.pt").exists() and (run_b / "scores.pt").exists():
+            pairs[label] = (run_a, run_b)
+    return pairs
+
+
+def fuse_all(
+    pairs: dict[str, tuple[Path, Path]], methods=METHODS, steps: int = 300
+) -> dict[tuple[str, str], Path]:
+    """Run ``engine.fuse`` for every pair and method (seconds: it works on cached scores)."""
+    from dualaction_lib.engine import fuse
+
+    return {
+        (label, m): Path(fuse(a, b, method=m, steps=steps))
+        for label, (a, b) in pairs.items()
+        for m in methods
+    }
+
+
+def fusion_summary(fused: dict[tuple[str, str], Path]) -> pd.DataFrame:
+    """One row per pair: each stream's top-1, both fusions' top-1, the mean attention weight of stream A."""
+    import json
+
+    rows: dict[str, dict] = {}
+    for (label, method), folder in fused.items():
+        result = json.loads((folder / "eval.json").read_text(encoding="utf-8"))
+        row = rows.setdefault(label, {"pair": label})
+        row["stream A"], row["stream B"] = result["stream_top1"]
+        row[method] = result["video_top1"]
+        if method == "attention":
+            row["mean weight A"] = result["mean_weights"][0]
+    return pd.DataFrame(list(rows.values()))
+
+
+def fusion_view(folder: str | os.PathLike) -> dict:
+    """Per-video arrays of one fusion: weights of stream A, both streams' test scores, labels, classes."""
+    import torch
+
+    from dualaction_lib.engine.fuse import align, load_scores
+
+    payload = torch.load(Path(folder) / "fusion.pt", map_location="cpu", weights_only=True)
+    run_a, run_b = (Path(s) for s in payload["streams"])
+    scores_a, scores_b, labels, _ = align(load_scores(run_a), load_scores(run_b), "test")
+    return {
+        "weights": payload["weights"][:, 0].float().numpy(),
+        "scores_a": scores_a.numpy(),
+        "scores_b": scores_b.numpy(),
+        "labels": np.asarray(labels),
+        "classes": list(payload["classes"]),
+        "streams": (run_a.name, run_b.name),
+    }
+
+
+def weight_statistics(view: dict) -> dict:
+    """How the attention weight relates to correctness: mean weight of A when only A / only B is right."""
+    w, labels = view["weights"], view["labels"]
+    right_a = view["scores_a"].argmax(1) == labels
+    right_b = view["scores_b"].argmax(1) == labels
+    stats = {"mean_weight_a": float(w.mean()), "std_weight_a": float(w.std())}
+    for name, mask in (("only_a_right", right_a & ~right_b), ("only_b_right", ~right_a & right_b)):
+        stats[f"weight_a_when_{name}"] = float(w[mask].mean()) if mask.any() else None
+        stats[f"count_{name}"] = int(mask.sum())
+    return stats

