@@ -143,3 +143,15 @@ def test_save_read_round_trip(tmp_path):
     cfg = load_config("paper_hmdb51_64f", seed=3, **{"model.options": {"shortcut": "A"}})
     save_config(cfg, tmp_path / "config.yaml")
     assert read_config(tmp_path) == cfg
+
+
+def test_unknown_synthetic_key_is_a_config_error_naming_it():
+    from dualaction_lib.engine.data import synthetic_spec
+
+    assert synthetic_spec({"videos_per_class_train": 3, "frame_size": [32, 32]}).frame_size == (32, 32)
+    with pytest.raises(
+        ConfigError, match=r"data.synthetic: unknown key\(s\) \['videos_per_class_train:60'\]"
+    ):
+        synthetic_spec({"videos_per_class_train:60": None})  # YAML '{a:60}' without a space after the colon
+    with pytest.raises(ConfigError, match="data.synthetic: num_frames must be >= 2"):
+        synthetic_spec({"num_frames": 1})

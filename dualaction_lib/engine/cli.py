@@ -82,10 +82,10 @@ def train_command(args: argparse.Namespace) -> int:
                 args, method=args.method, seed=args.seed, name=args.name, resume=False if args.fresh else None
             ),
         )
+        run_dir = train(cfg)
     except ConfigError as err:
         print(f"config error: {err}", file=sys.stderr)
         return 2
-    run_dir = train(cfg)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
         print(run_dir)
     return 0

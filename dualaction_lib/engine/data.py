@@ -6,6 +6,7 @@ clip) and are tested on RGB only; ``flow`` trains and tests on flow, ``rgb`` on 
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +15,8 @@ from typing import Any
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from dualaction_lib.config import Config
+from dualaction_lib.config import Config, ConfigError
+from dualaction_lib.data.synthetic import SyntheticSpec
 
 
 @dataclass
@@ -59,9 +61,8 @@ def ensure_prepared(cfg: Config) -> None:
             f"for {d.dataset} first"
         )
     from dualaction_lib.data import extract
-    from dualaction_lib.data.synthetic import SyntheticSpec
 
-    spec = SyntheticSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.synthetic.items()})
+    spec = synthetic_spec(d.synthetic)
     print(f"[dualaction] preparing the synthetic benchmark in {d.root} → {frames}", file=sys.stderr)
     extract.prepare(
         "synthetic",
@@ -167,3 +168,15 @@ def item_loader(dataset: Dataset, cfg: Config) -> Any:
 
 def video_id(dataset: Any, index: int) -> str:
     return str(dataset.video_ids[index])
+
+
+def synthetic_spec(overrides: dict[str, Any]) -> SyntheticSpec:
+    """The benchmark spec for ``data.synthetic``; an unknown key is a ConfigError naming it."""
+    known = {f.name for f in dataclasses.fields(SyntheticSpec) if f.init}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise ConfigError(f"data.synthetic: unknown key(s) {unknown}; known keys: {sorted(known)}")
+    try:
+        return SyntheticSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"data.synthetic: {err}") from err
