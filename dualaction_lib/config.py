@@ -150,6 +150,16 @@ class Config:
 
 
 # ----------------------------------------------------------------------------------------------- recipes
+_MARS_OPTIM: dict[str, Any] = {
+    "optimizer": "sgd",
+    "lr": 0.1,
+    "momentum": 0.9,
+    "dampening": 0.9,
+    "weight_decay": 5e-4,
+    "scheduler": "plateau",
+    "patience": 10,
+    "factor": 0.1,
+}
 RECIPES: dict[str, dict[str, Any]] = {
     # The seed paper: SGD lr 0.1, momentum 0.9, wd 5e-4, alpha 50, 112 crop.
     "paper": {
@@ -159,32 +169,13 @@ RECIPES: dict[str, dict[str, Any]] = {
     },
     # MARS defaults: dampening 0.9, ReduceLROnPlateau(patience 10), batch 32 (16 when distilling).
     "mars": {
-        "optim": {
-            "optimizer": "sgd",
-            "lr": 0.1,
-            "momentum": 0.9,
-            "dampening": 0.9,
-            "weight_decay": 5e-4,
-            "scheduler": "plateau",
-            "patience": 10,
-            "factor": 0.1,
-            "batch_size": 32,
-        },
+        "optim": {**_MARS_OPTIM, "batch_size": 32},
         "data": {"crop_size": 112, "norm": "mars"},
         "distill": {"alpha": 50.0},
     },
     # MARS fine-tuning from a Kinetics checkpoint: lr 0.001, only layer4 + fc train.
     "mars_finetune": {
-        "optim": {
-            "optimizer": "sgd",
-            "lr": 0.001,
-            "momentum": 0.9,
-            "dampening": 0.9,
-            "weight_decay": 5e-4,
-            "scheduler": "plateau",
-            "patience": 10,
-            "factor": 0.1,
-        },
+        "optim": {**_MARS_OPTIM, "lr": 0.001},
         "model": {"finetune_from": "layer4"},
         "distill": {"alpha": 50.0},
     },
