@@ -122,3 +122,37 @@ def test_flow_sources(tmp_path: Path, monkeypatch) -> None:
     flow[..., 0] = 3.3
     roundtrip = sources.jpeg_roundtrip(flow)
     assert np.abs(roundtrip["quantized"] - flow).max() <= 20 / 255 + 1e-5
+
+
+def test_show_view_interactive_displays_one_box_and_redraws_in_place(monkeypatch) -> None:
+    shown, displayed, calls = [], [], []
+    monkeypatch.setattr(widgets, "display_figure", shown.append)
+    monkeypatch.setattr("IPython.display.display", lambda *objs, **kwargs: displayed.extend(objs))
+
+    def view(frame: int):
+        calls.append(frame)
+        return new_figure(2, 2)
+
+    result = widgets.show_view(view, {"frame": widgets.slider(0, 5, 2)}, interactive=True, name="v")
+    assert result is None, "a returned box is displayed again when the call ends a notebook cell"
+    assert len(displayed) == 1 and "dualaction-view" in displayed[0]._dom_classes
+    assert calls == [2] and len(shown) == 1
+    slider = displayed[0].children[0].children[0]
+    slider.value = 4
+    assert calls == [2, 4] and len(shown) == 2 and len(displayed) == 1, "redrawn inside the same box"
+    fig = new_figure(2, 2)
+    assert widgets.show_figure(fig, "f", interactive=True) is None and shown[-1] is fig
+
+
+def test_display_figure_shows_a_pyplot_figure_once(monkeypatch) -> None:
+    import matplotlib.pyplot as plt
+
+    from dualaction_lib.viz.core import display_figure
+
+    displayed = []
+    monkeypatch.setattr("IPython.display.display", lambda *objs, **kwargs: displayed.extend(objs))
+    fig = plt.figure()
+    display_figure(fig)
+    assert len(displayed) == 1 and not plt.fignum_exists(fig.number), "inline backend would show it again"
+    display_figure(new_figure(2, 2))  # not a pyplot figure: nothing to close
+    assert len(displayed) == 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+import sys
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -54,7 +55,14 @@ def save_figure(fig: Figure, name: str, directory: str | os.PathLike | None = No
 
 
 def display_figure(fig: Figure) -> None:
-    """Show a figure in a notebook as a PNG (works under any backend, including Agg)."""
+    """Show a figure in a notebook as one PNG (works under any backend, including Agg).
+
+    A figure made with pyplot (a view written by a user, say) is closed in pyplot once shown, or the
+    inline backend would show it a second time at the end of the cell.
+    """
     from IPython.display import Image, display
 
     display(Image(data=figure_bytes(fig, "png"), format="png"))
+    pyplot = sys.modules.get("matplotlib.pyplot")  # only set if pyplot is in use: never import it here
+    if pyplot is not None and getattr(fig.canvas, "manager", None) is not None:
+        pyplot.close(fig)

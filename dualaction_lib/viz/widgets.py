@@ -4,6 +4,12 @@ A *view* is ``view(**choices) -> Figure``. ``show_view(view, controls, interacti
 - ``interactive=True``: ipywidgets controls (built from ``controls``) re-render the figure on change;
 - ``interactive=False`` (papermill batch): the view runs once with each control's default value, the figure
   is saved to ``figures/<name>.png/.pdf`` and shown as a plain image; no widget is created.
+
+Both functions display what they show and return ``None``. Returning the widget box (or the Figure) made
+every view appear twice when the call ends a notebook cell, as it does in the notebooks: IPython displays
+a cell's last value, so the box was shown by ``display`` and again as the cell's result (a second live
+copy of the controls and the figure), and a returned Figure becomes a second image as soon as pyplot's
+inline formatter is registered (any ``import matplotlib.pyplot``).
 """
 
 from __future__ import annotations
@@ -73,14 +79,18 @@ def show_view(
     interactive: bool,
     name: str | None = None,
     figures_dir: str | os.PathLike | None = None,
-):
-    """Show ``view`` live with widgets, or (batch) render it once, save it as ``name`` and display it."""
+) -> None:
+    """Show ``view`` live with widgets, or (batch) render it once, save it as ``name`` and display it.
+
+    Exactly one figure is on screen per call: the widget box (controls above one output area that each
+    change redraws in place), or one static image. Returns ``None`` (see the module docstring).
+    """
     if not interactive:
         fig = view(**default_choices(controls))
         if name:
             save_figure(fig, name, figures_dir)
         display_figure(fig)
-        return fig
+        return
     import ipywidgets as w
     from IPython.display import display
 
@@ -93,12 +103,12 @@ def show_view(
     box = w.VBox([w.HBox(list(boxes.values())), out])
     box.add_class("dualaction-view")
     display(box)
-    return box
 
 
-def show_figure(fig: Figure, name: str, *, interactive: bool, figures_dir: str | os.PathLike | None = None):
-    """Display a static figure; in batch (``interactive=False``) also save it as ``name``."""
+def show_figure(
+    fig: Figure, name: str, *, interactive: bool, figures_dir: str | os.PathLike | None = None
+) -> None:
+    """Display a static figure once; in batch (``interactive=False``) also save it as ``name``."""
     if not interactive:
         save_figure(fig, name, figures_dir)
     display_figure(fig)
-    return fig
