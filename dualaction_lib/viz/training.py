@@ -29,13 +29,29 @@ def _smooth(values: pd.Series, window: int) -> pd.Series:
     return values.rolling(window, min_periods=1).mean()
 
 
-def plot_training_curves(run_dir: str | os.PathLike, title: str = "") -> Figure:
-    """Loss terms per step (smoothed, log scale), learning rate, and train/test accuracy per epoch."""
+def default_smoothing(num_steps: int) -> int:
+    """Running-mean window of the loss curves: 1/20 of the logged steps (at least 1)."""
+    return max(1, num_steps // 20)
+
+
+def smoothing_control(run_dir: str | os.PathLike) -> dict:
+    """Slider spec (``widgets.show_view``) for the loss curves' running-mean window, in logged steps."""
+    from . import widgets
+
+    num_steps = len(load_metrics(run_dir)[0])
+    return widgets.slider(
+        1, max(2, num_steps // 2), default_smoothing(num_steps), description="running mean (steps)"
+    )
+
+
+def plot_training_curves(run_dir: str | os.PathLike, title: str = "", smoothing: int | None = None) -> Figure:
+    """Loss terms per step (running mean over ``smoothing`` steps, log scale), learning rate, and
+    train/test accuracy per epoch. ``smoothing=None``: ``default_smoothing`` of the logged steps."""
     steps, epochs = load_metrics(run_dir)
+    window = default_smoothing(len(steps)) if smoothing is None else max(1, int(smoothing))
     fig = new_figure(13, 3.6)
     ax_loss, ax_lr, ax_acc = fig.subplots(1, 3)
     if not steps.empty:
-        window = max(1, len(steps) // 20)
         for term in LOSS_TERMS:
             if term in steps and steps[term].notna().any() and (steps[term].abs() > 0).any():
                 label = "total" if term == "loss" else term
@@ -44,7 +60,11 @@ def plot_training_curves(run_dir: str | os.PathLike, title: str = "") -> Figure:
         ax_loss.legend(fontsize=8)
         if "lr" in steps:
             ax_lr.plot(steps["step"], steps["lr"], color="tab:gray")
-    ax_loss.set(xlabel="step", ylabel="loss (running mean)", title="Loss terms")
+    ax_loss.set(
+        xlabel="step",
+        ylabel="loss (running mean)",
+        title="Loss terms" + (f" (mean of {window} steps)" if window > 1 else " (per step)"),
+    )
     ax_lr.set(xlabel="step", ylabel="learning rate", title="Schedule")
     if not epochs.empty:
         x = epochs["epoch"] + 1
@@ -81,7 +101,9 @@ class LiveCurves:
     """``on_epoch_end`` hook for ``engine.train``: redraws the curves in place after every epoch.
 
     Interactive sessions see the figure grow; in batch the hook stays silent and the notebook shows the
-    final curves once (so executed notebooks hold one figure, not one per epoch).
+    final curves once (so executed notebooks hold one figure, not one per epoch). Used as a context
+    manager around training, the live figure gives way to one line when training ends, so the notebook's
+    curves view is the only copy of the curves (a failed run keeps its last live figure).
     """
 
     def __init__(self, run_dir: str | os.PathLike, interactive: bool = True, title: str = ""):
@@ -100,6 +122,22 @@ class LiveCurves:
             self._handle = display(image, display_id=True)
         else:
             self._handle.update(image)
+
+    def __enter__(self) -> LiveCurves:
+        return self
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is None:
+            self.close()
+
+    def close(self) -> None:
+        """Replace the live figure (if one was shown) by a line saying where the final curves are."""
+        if self._handle is not None:
+            from IPython.display import Markdown
+
+            name = self.title or self.run_dir.name
+            self._handle.update(Markdown(f"*{name}: training finished; its curves are shown below.*"))
+            self._handle = None
 
     def show_final(self) -> Figure:
         fig = plot_training_curves(self.run_dir, self.title)

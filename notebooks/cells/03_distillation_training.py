@@ -44,21 +44,26 @@ print(
 # ## Training
 # Distilling methods first need the flow teacher; if `<out_dir>/<preset>/flow_seed0` is missing it is
 # trained first. A complete run is not retrained (delete its folder to start over); an interrupted one
-# resumes from its last checkpoint.
+# resumes from its last checkpoint. In JupyterLab the curves redraw after every epoch while it trains.
 
 # %%
-curves = training.LiveCurves(run_dir or cfg.run_dir, interactive, title=cfg.run_name)
-run = Path(run_dir) if run_dir else train(cfg, on_epoch_end=curves)
+with training.LiveCurves(run_dir or cfg.run_dir, interactive, title=cfg.run_name) as curves:
+    run = Path(run_dir) if run_dir else train(cfg, on_epoch_end=curves)
 
 # %% [markdown]
 # ## Learning curves
 # Each loss term as logged per step: `total` is the training objective, while `mae`, `gram` and `mse` are
-# the distillation terms before the factor α. Then the learning-rate schedule, and the train accuracy per
-# epoch with the final test accuracy (star).
+# the distillation terms before the factor α, as a running mean over the chosen number of steps. Then the
+# learning-rate schedule, and the train accuracy per epoch with the final test accuracy (star).
 
 # %%
-fig = training.plot_training_curves(run, title=run.name)
-widgets.show_figure(fig, f"03_training/{run.name}_curves", interactive=interactive, figures_dir=figures_dir)
+widgets.show_view(
+    lambda smoothing: training.plot_training_curves(run, run.name, smoothing),
+    {"smoothing": training.smoothing_control(run)},
+    interactive=interactive,
+    name=f"03_training/{run.name}_curves",
+    figures_dir=figures_dir,
+)
 
 # %% [markdown]
 # ## Evaluation (MARS protocol)
