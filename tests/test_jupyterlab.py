@@ -1,4 +1,11 @@
-"""JupyterLab for real: open 01_flow_inspection in headless Chromium, run it, move a widget, see it redraw.
+"""JupyterLab for real: all five notebooks in headless Chromium, as a user runs them.
+
+Each notebook is copied with ``interactive = True`` (papermill's injected-parameters cell) into a temp
+folder served by a token-less JupyterLab on a free localhost port, opened, run with "Run All Cells" and
+checked: no error output, exactly one rendered figure per view (widget views hold one image each), and
+moving one widget redraws that view's figure (and only replaces it). Notebooks 02–05 read the runs of the
+smoke plan (the session fixture ``smoke_plan``), copied so that nothing here changes what other tests read.
+A full-page screenshot of each notebook is saved under the test's temp folder and its path printed.
 
 Needs Debian's Chromium (``apt-get install -y chromium``); playwright drives that system browser (no
 browser download). Without it the test fails under CI=true and is skipped (with the reason) elsewhere.
@@ -6,8 +13,8 @@ browser download). Without it the test fails under CI=true and is skipped (with 
 
 from __future__ import annotations
 
+import json
 import os
-import secrets
 import shutil
 import socket
 import subprocess
@@ -15,25 +22,57 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 import pytest
+from papermill.iorw import load_notebook_node
+from papermill.parameterize import parameterize_notebook
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK = "01_flow_inspection.ipynb"
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
+    "--disable-quic",
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
 ]
 INSTALL_HINT = "install it with: apt-get update && apt-get install -y chromium"
+VIEWPORT = {"width": 1400, "height": 1000}
+MAX_SCREENSHOT_HEIGHT = 16_000  # Chromium's limit for one capture is a little above this
+RUN_TIMEOUT = 300  # seconds for "Run All Cells" of one notebook (the smoke runs take a few seconds)
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One notebook: its parameters, how many views it shows and which widget the test moves."""
+
+    views: int  # figures the notebook shows: one per view, static or widget-driven
+    widget_views: int  # of those, views driven by widgets (ipywidgets controls above one image)
+    control: str  # "slider" or "dropdown": the first such control of the first widget view is moved
+    parameters: dict = field(default_factory=dict)
+
+
+CASES = {
+    # frame pair, method comparison, timings, magnitude histograms, quantization: all widget views
+    "01_flow_inspection": Case(
+        5, 5, "slider", {"source": "samples", "num_frames": 3, "short_side": 48, "timing_repeats": 1}
+    ),
+    # Gram matrices and feature maps (widgets), distances across the test set (static)
+    "02_gram_matrices": Case(3, 2, "dropdown", {"seed": 0, "max_videos": 4}),
+    # learning curves (widget: smoothing), confusion matrix (static); trains one smoke run live
+    "03_distillation_training": Case(2, 1, "slider", {"method": "ds", "seed": 0, "name": "ds_browser"}),
+    # fusion accuracies (static), learned weights per stream pair (widget)
+    "04_fusion_weights": Case(2, 1, "dropdown", {"seed": 0, "fusion_steps": 50}),
+    # Table 1 bars (widget: fusion), Table 2 bars, alpha sweep (static)
+    "05_ablation_tables": Case(3, 1, "dropdown"),
+}
 
 
 def _in_ci() -> bool:
@@ -57,15 +96,6 @@ def _chromium() -> str:
     return found
 
 
-def _copy_notebook(source: Path, target: Path, out_dir: Path) -> None:
-    """Copy the notebook, pointing its result files at ``out_dir`` instead of the repository's runs/."""
-    nb = nbformat.read(source, as_version=4)
-    params = next(c for c in nb.cells if "parameters" in c.metadata.get("tags", []))
-    assert 'out_dir: str = "runs"' in params.source
-    params.source = params.source.replace('out_dir: str = "runs"', f"out_dir: str = {str(out_dir)!r}")
-    nbformat.write(nb, target)
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -86,36 +116,82 @@ def _wait_for_server(url: str, proc: subprocess.Popen, log: Path, timeout: float
     raise TimeoutError(f"JupyterLab did not answer {url} within {timeout}s")
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """JupyterLab on a random localhost port with a token, serving a temp copy of the notebook."""
+def _write_settings(settings: Path) -> None:
+    """Lab settings for a test: every cell stays in the DOM (no windowing), no news/update toasts."""
+    files = {
+        "notebook-extension/tracker": {"windowingMode": "none", "scrollPastEnd": False},
+        "apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+    }
+    for name, values in files.items():
+        path = settings / "@jupyterlab" / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values), encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, smoke_plan: dict) -> dict[str, Path]:
+    """Temp folders: served notebooks, private copies of the smoke runs, figures, results, screenshots.
+
+    ``runs`` holds every smoke run (notebooks 02, 04, 05); ``train_runs`` only the flow teacher, so the
+    student notebook 03 trains live does not show up in notebook 05's tables.
+    """
+    base = tmp_path_factory.mktemp("browser")
+    preset = smoke_plan["preset_dir"]
+    keep = shutil.ignore_patterns("notebooks", "figures", "results")
+    shutil.copytree(preset, base / "runs" / preset.name, ignore=keep)
+    shutil.copytree(preset / "flow_seed0", base / "train_runs" / preset.name / "flow_seed0")
+    folders = {name: base / name for name in ("lab", "figures", "results", "screenshots")}
+    for folder in folders.values():
+        folder.mkdir()
+    return {"base": base, "runs": base / "runs", "train_runs": base / "train_runs", **folders}
+
+
+def _notebook_copy(name: str, workspace: dict[str, Path]) -> str:
+    """A copy of ``notebooks/<name>.ipynb`` parametrised for the browser; returns its file name."""
+    nb = load_notebook_node(str(ROOT / "notebooks" / f"{name}.ipynb"))  # papermill's reader adds tags
+    trains = name.startswith("03")  # its run_dir means "show this run instead of training one"
+    parameters = {
+        "preset": "smoke",
+        "out_dir": str(workspace["train_runs" if trains else "runs"]),
+        "figures_dir": str(workspace["figures"]),
+        "interactive": True,
+        **({} if trains else {"run_dir": str(workspace["results"])}),
+        **CASES[name].parameters,
+    }
+    nb = parameterize_notebook(nb, parameters, kernel_name="python3", language="python")
+    nbformat.write(nb, workspace["lab"] / f"{name}.ipynb")
+    return f"{name}.ipynb"
+
+
+@pytest.fixture(scope="module")
+def lab(workspace: dict[str, Path]) -> Iterator[str]:
+    """A token-less JupyterLab on a free localhost port with private config/runtime/settings dirs."""
     _chromium()  # fail (CI) or skip before starting a server that could not be driven
-    root = tmp_path / "lab"
-    root.mkdir()
-    _copy_notebook(ROOT / "notebooks" / NOTEBOOK, root / NOTEBOOK, out_dir=tmp_path / "runs")
-    port, token = _free_port(), secrets.token_hex(16)
+    base = workspace["base"]
+    _write_settings(base / "settings")
+    port = _free_port()
     env = {
         **os.environ,
-        "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
-        "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-        "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
-        "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces"),
-        "DUALACTION_ROOT": str(ROOT),
-        "DUALACTION_FIGURES": str(tmp_path / "figures"),
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "JUPYTER_CONFIG_DIR": str(base / "config"),
+        "JUPYTER_RUNTIME_DIR": str(base / "runtime"),
+        "JUPYTERLAB_SETTINGS_DIR": str(base / "settings"),
+        "JUPYTERLAB_WORKSPACES_DIR": str(base / "workspaces"),
+        "DUALACTION_ROOT": str(ROOT),  # notebook.setup() works from the project root
     }
-    env.pop("MPLBACKEND", None)
+    env.pop("MPLBACKEND", None)  # Agg would drop inline figures
     command = [
         sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-        f"--ServerApp.root_dir={root}", f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={workspace['lab']}", "--IdentityProvider.token=",
         "--LabApp.expose_app_in_browser=True", "--ServerApp.allow_root=True",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]  # fmt: skip
-    log_path = tmp_path / "jupyterlab.log"
+    log_path = base / "jupyterlab.log"
     log = log_path.open("w")
-    proc = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command, cwd=workspace["lab"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_for_server(f"http://127.0.0.1:{port}/api/status?token={token}", proc, log_path)
-        yield f"http://127.0.0.1:{port}", token
+        _wait_for_server(f"http://127.0.0.1:{port}/api/status", proc, log_path)
+        yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()
         try:
@@ -125,53 +201,167 @@ def lab(tmp_path: Path) -> Iterator[tuple[str, str]]:
         log.close()
 
 
-def _first_view_image(page) -> str:
-    """The src of the image inside the first widget-driven view (empty while it renders)."""
-    return page.evaluate(
-        """() => { const img = document.querySelector('.dualaction-view img');
-                   return img ? img.getAttribute('src') : ''; }"""
-    )
+@pytest.fixture(scope="module")
+def browser(lab: str) -> Iterator:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
-def _wait_until(predicate, timeout: float, what: str) -> None:
+# The open notebook panel, its kernel, and what its cells and output areas hold (evaluated in the page).
+PANEL = "window.jupyterapp.shell.currentWidget"
+STATE_JS = f"""() => {{
+    const panel = {PANEL};
+    const kernel = panel && panel.sessionContext.session && panel.sessionContext.session.kernel;
+    const cells = panel ? panel.content.widgets.filter(c => c.model.type === 'code') : [];
+    const errors = [];
+    for (const cell of cells) {{
+        for (const out of cell.model.outputs.toJSON()) {{
+            if (out.output_type === 'error') errors.push(`${{out.ename}}: ${{out.evalue}}`);
+        }}
+    }}
+    for (const node of document.querySelectorAll(
+            ".jp-Notebook .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")) {{
+        if (node.innerText.includes('Traceback')) errors.push(node.innerText.slice(0, 2000));
+    }}
+    const views = [...document.querySelectorAll('.jp-Notebook .dualaction-view')];
+    return {{
+        kernel: kernel ? kernel.status : 'none',
+        executed: cells.filter(c => c.model.executionCount !== null).length,
+        cells: cells.length,
+        errors: errors,
+        images: document.querySelectorAll('.jp-Notebook .jp-Cell-outputArea img').length,
+        perCell: cells.map(c => c.node.querySelectorAll('.jp-Cell-outputArea img').length),
+        views: views.map(v => v.querySelectorAll('img').length),
+    }};
+}}"""
+
+
+SHUTDOWN_JS = f"""() => {{
+    const panel = window.jupyterapp && {PANEL};
+    return panel && panel.sessionContext ? panel.sessionContext.shutdown() : null;
+}}"""
+
+
+def _state(page) -> dict:
+    return page.evaluate(STATE_JS)
+
+
+def _wait_until(predicate, timeout: float, what: str, page=None) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
+        if page is not None and _state(page)["errors"]:
+            raise AssertionError(f"error output while waiting for {what}: {_state(page)['errors']}")
         time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
+    details = f"; page state {_state(page)}" if page is not None else ""
+    raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}{details}")
 
 
-def test_flow_notebook_widget_redraws_figure(lab: tuple[str, str]) -> None:
-    from playwright.sync_api import sync_playwright
+def _view_image(page, index: int) -> str:
+    """The src of the image in the ``index``-th widget view (empty while it renders)."""
+    return page.evaluate(
+        """(i) => { const view = document.querySelectorAll('.jp-Notebook .dualaction-view')[i];
+                    const img = view && view.querySelector('img');
+                    return img ? img.getAttribute('src') : ''; }""",
+        index,
+    )
 
-    chromium = _chromium()
-    base, token = lab
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(f"{base}/lab/tree/{NOTEBOOK}?token={token}", timeout=120_000)
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=120_000)
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
-            page.wait_for_function(
-                """() => { const w = window.jupyterapp.shell.currentWidget;
-                           return w && w.sessionContext && w.sessionContext.session &&
-                                  w.sessionContext.session.kernel &&
-                                  w.sessionContext.session.kernel.status === 'idle'; }""",
-                timeout=120_000,
-            )
-            page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
-            _wait_until(lambda: _first_view_image(page).startswith("data:image/png"), 240, "the first figure")
-            before = _first_view_image(page)
-            handle = page.locator(".dualaction-view .widget-slider .noUi-handle").first
-            handle.focus()
-            handle.press("ArrowRight")
-            _wait_until(lambda: _first_view_image(page) not in ("", before), 120, "the figure to redraw")
-            readout = page.locator(".dualaction-view .widget-slider .widget-readout").first.inner_text()
-            assert readout.strip() == "1", f"slider did not move (readout {readout!r})"
-            assert _first_view_image(page).startswith("data:image/png")
-            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-            assert "Traceback" not in " ".join(errors.all_inner_texts())
-        finally:
-            browser.close()
+
+def _move_control(page, view: int, kind: str) -> tuple[str, str]:
+    """Move the first slider (one step right) or dropdown (next option) of a widget view: (before, after)."""
+    scope = page.locator(".jp-Notebook .dualaction-view").nth(view)
+    if kind == "slider":
+        readout = scope.locator(".widget-slider .widget-readout").first
+        before = readout.inner_text().strip()
+        handle = scope.locator(".widget-slider .noUi-handle").first
+        handle.focus()
+        handle.press("ArrowRight")
+        _wait_until(lambda: readout.inner_text().strip() != before, 10, "the slider to move")
+        return before, readout.inner_text().strip()
+    select = scope.locator(".widget-dropdown select").first
+    options = select.locator("option").all_inner_texts()
+    before = select.locator("option:checked").inner_text()
+    assert len(options) > 1, f"dropdown has a single option {options}"
+    after = options[(options.index(before) + 1) % len(options)]
+    select.select_option(label=after)
+    return before, after
+
+
+def _screenshot(page, path: Path) -> None:
+    """The whole notebook in one PNG: the viewport is made as tall as the notebook, then captured."""
+    outer = "document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden) .jp-WindowedPanel-outer')"
+    height = page.evaluate(f"() => {outer} ? {outer}.scrollHeight : 0")
+    tall = min(max(VIEWPORT["height"], height + 200), MAX_SCREENSHOT_HEIGHT)
+    page.set_viewport_size({"width": VIEWPORT["width"], "height": tall})
+    time.sleep(1.0)  # let the layout settle at the new size
+    page.evaluate(f"() => {{ if ({outer}) {outer}.scrollTop = 0; }}")
+    page.screenshot(path=str(path), full_page=True)
+    page.set_viewport_size(VIEWPORT)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_notebook_in_jupyterlab(
+    name: str, lab: str, browser, workspace: dict[str, Path], capsys: pytest.CaptureFixture
+) -> None:
+    case = CASES[name]
+    filename = _notebook_copy(name, workspace)
+    page = browser.new_page(viewport=VIEWPORT)
+    try:
+        page.goto(f"{lab}/lab/tree/{filename}?reset", timeout=120_000)
+        page.wait_for_function("() => window.jupyterapp && window.jupyterapp.started", timeout=120_000)
+        page.evaluate("() => window.jupyterapp.shell.collapseLeft()")
+        page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=120_000)
+        _wait_until(lambda: _state(page)["kernel"] == "idle", 120, "the kernel to start")
+
+        start = time.perf_counter()
+        page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+        _wait_until(
+            lambda: (s := _state(page))["executed"] == s["cells"] and s["kernel"] == "idle",
+            RUN_TIMEOUT,
+            "every cell to run",
+            page,
+        )
+        _wait_until(
+            lambda: len((s := _state(page))["views"]) >= case.widget_views and all(s["views"]),
+            60,
+            "every widget view to show its figure",
+            page,
+        )
+        time.sleep(1.0)  # a second display of a view would arrive right after the first
+        state = _state(page)
+        seconds = time.perf_counter() - start
+        shot = workspace["screenshots"] / f"{name}.png"
+        _screenshot(page, shot)  # before the assertions: a failing run leaves its picture too
+        with capsys.disabled():
+            print(f"\n{name}: run all in {seconds:.0f}s, {state['images']} figures; screenshot {shot}")
+        assert not state["errors"], f"{name}: error output:\n" + "\n".join(state["errors"])
+        assert len(state["views"]) == case.widget_views, f"{name}: widget views {state['views']}"
+        assert state["views"] == [1] * case.widget_views, f"{name}: images per widget view {state['views']}"
+        assert state["images"] == case.views, f"{name}: {state['images']} figures for {case.views} views"
+        assert max(state["perCell"]) == 1, f"{name}: figures per code cell {state['perCell']}"
+
+        before = _view_image(page, 0)
+        assert before.startswith("data:image/png")
+        moved = _move_control(page, 0, case.control)
+        _wait_until(
+            lambda: _view_image(page, 0) not in ("", before),
+            120,
+            f"the figure to redraw ({case.control} {moved[0]} → {moved[1]})",
+            page,
+        )
+        time.sleep(1.0)
+        state = _state(page)
+        assert not state["errors"], f"{name}: error output after moving a widget:\n" + "\n".join(
+            state["errors"]
+        )
+        assert state["views"][0] == 1 and state["images"] == case.views, f"{name}: after redraw {state}"
+    finally:
+        page.evaluate(SHUTDOWN_JS)  # this notebook's kernel; the server stops after the last notebook
+        page.close()
