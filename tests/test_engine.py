@@ -208,13 +208,13 @@ def test_teacher_frozen_eval_no_grad_one_pass(tmp_path, teacher_run, monkeypatch
         teacher = real_load(cfg, num_classes, device)
         before = {k: v.clone() for k, v in teacher.state_dict().items()}
         calls = []
-        real_ff = teacher.forward_features
+        real_ff = teacher.forward_intermediates
 
         def counting_ff(x, names=None):
             calls.append((teacher.training, torch.is_grad_enabled(), tuple(names or ())))
             return real_ff(x, names)
 
-        teacher.forward_features = counting_ff
+        teacher.forward_intermediates = counting_ff
         seen.update(teacher=teacher, before=before, calls=calls)
         return teacher
 

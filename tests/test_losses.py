@@ -116,10 +116,10 @@ def test_end_to_end_with_tiny_student_and_frozen_teacher() -> None:
     teacher = build_model("resnet10", 2, 4, widths=(4, 8, 8, 8)).eval().requires_grad_(False)
     loss = DualActionLoss(layers=("layer2", "layer4", "pool"))
     rgb, flow = torch.randn(2, 3, 4, 32, 32), torch.randn(2, 2, 4, 32, 32)
-    fs = student.forward_features(rgb, loss.feature_names)
+    fs = student.forward_intermediates(rgb, (*loss.feature_names, "layer4"))
     with torch.no_grad():
-        ft = teacher.forward_features(flow, loss.feature_names)
-    total, parts = loss(student.forward_head(fs["pool"]), torch.tensor([0, 1]), fs, ft)
+        ft = teacher.forward_intermediates(flow, loss.feature_names)
+    total, parts = loss(student.forward_head(fs["layer4"]), torch.tensor([0, 1]), fs, ft)
     total.backward()
     assert student.conv1.weight.grad is not None and teacher.conv1.weight.grad is None
     assert parts["total"] == pytest.approx(parts["ce"] + 50.0 * (parts["mae"] + parts["gram"]), rel=1e-5)

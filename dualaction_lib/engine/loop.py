@@ -77,7 +77,7 @@ def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, flo
             if state.teacher is not None:
                 with torch.no_grad():  # one teacher pass per batch, no graph
                     flow = batch["flow"].to(rt.device, non_blocking=True)  # (B, 2, T, H, W), aligned
-                    t_feats = state.teacher.forward_features(flow, layers)
+                    t_feats = state.teacher.forward_intermediates(flow, layers)
         s_feats = {k: v.float() for k, v in feats.items() if k in layers}
         t_feats = {k: v.float() for k, v in t_feats.items()} if t_feats is not None else None
         loss, parts = state.loss_fn(logits.float(), y, s_feats, t_feats)

@@ -22,16 +22,21 @@ STAGE_PREFIXES: dict[str, tuple[str, ...]] = {
 
 
 class StudentHead(nn.Module):
-    """``forward(x) → (logits, features)`` from ONE forward_features pass (DDP wraps this module)."""
+    """``forward(x) → (logits, features)`` from ONE pass through the network (DDP wraps this module).
 
-    def __init__(self, model: nn.Module, feature_names: tuple[str, ...] = ("pool",)) -> None:
+    ``features`` holds the named features the loss reads (``feature_names``, possibly none).
+    """
+
+    def __init__(self, model: nn.Module, feature_names: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.model = model
-        self.names = tuple(dict.fromkeys((*feature_names, "pool")))  # pool always (classifier input)
+        self.feature_names = tuple(feature_names)
+        self._names = tuple(dict.fromkeys((*feature_names, "layer4")))  # layer4 feeds the classifier
 
     def forward(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        feats = self.model.forward_features(x, self.names)  # {"layer1": (B,C,T,H,W), …, "pool": (B,C)}
-        return self.model.forward_head(feats["pool"]), feats  # (B, K)
+        feats = self.model.forward_intermediates(x, self._names)  # {"layer1": (B,C,T,H,W), …, "pool": (B,C)}
+        logits = self.model.forward_head(feats["layer4"])  # (B, K)
+        return logits, {name: feats[name] for name in self.feature_names}
 
 
 def in_channels(modality: str) -> int:

@@ -84,7 +84,7 @@ def _train(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) -> Path:
     D.seed_everything(cfg.seed, cfg.deterministic)
     bundle = edata.build_train_data(cfg, rt)
     model = build_student(cfg, bundle.num_classes).to(rt.device)
-    head = StudentHead(model, teacher_layers(cfg) if cfg.is_distill else ("pool",)).to(rt.device)
+    head = StudentHead(model, teacher_layers(cfg) if cfg.is_distill else ()).to(rt.device)
     net: nn.Module = head
     if rt.distributed:
         ids = [rt.device.index] if rt.device.type == "cuda" else None

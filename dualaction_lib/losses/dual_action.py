@@ -25,7 +25,7 @@ class DualActionLoss(nn.Module):
     * Plain CE: all three off.
 
     ``forward(logits, target, student_feats, teacher_feats)`` takes feature dicts as returned by
-    ``model.forward_features`` and returns ``(total, parts)``, ``parts`` being floats for logging
+    ``model.forward_intermediates`` and returns ``(total, parts)``, ``parts`` being floats for logging
     (``ce``, the enabled terms, ``total``). Teacher features are detached inside.
     ``feature_names`` lists the features the loss reads (ask the models only for those).
     """

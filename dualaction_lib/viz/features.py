@@ -81,7 +81,7 @@ class FeatureStudy:
         sample = self.dataset[clip]
         inputs = {"rgb": sample["rgb"][:1], "flow": sample["flow"][:1]}
         return {
-            name: model.forward_features(inputs["flow" if name == self.teacher else "rgb"], LAYERS)
+            name: model.forward_intermediates(inputs["flow" if name == self.teacher else "rgb"], LAYERS)
             for name, model in self.models.items()
         }
 
