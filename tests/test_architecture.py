@@ -118,6 +118,20 @@ def test_the_runner_does_not_know_its_jobs() -> None:
     assert all(not m.startswith(f"{PACKAGE}.workbook") for m in graph[f"{PACKAGE}.viz.core"])
 
 
+def test_viz_only_draws() -> None:
+    """viz takes data and returns Figures: it loads no model, trains nothing, builds no config."""
+    allowed = {f"{PACKAGE}.io", f"{PACKAGE}.stats", f"{PACKAGE}.flow.color"}
+    for module, imports in import_graph().items():
+        if module.startswith(f"{PACKAGE}.viz"):
+            outside = {m for m in imports if not m.startswith(f"{PACKAGE}.viz")} - allowed
+            assert not outside, f"{module} imports {sorted(outside)}"
+    for path in (ROOT / "viz").glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        assert not [n for n in names if n.split(".")[0] == "torch"], f"{path.name} imports torch"
+
+
 def test_no_file_over_400_lines() -> None:
     sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in _modules().items()}
     too_long = {name: n for name, n in sizes.items() if n > MAX_LINES}

@@ -20,7 +20,6 @@ from dualaction_lib.config.load import (
 )
 from dualaction_lib.config.schema import (
     DISTILL_METHODS,
-    FEATURE_LAYERS,
     FREEFORM_KEYS,
     METHODS,
     STAGES,
@@ -37,7 +36,6 @@ from dualaction_lib.config.schema import (
 __all__ = [
     "CONFIG_DIR",
     "DISTILL_METHODS",
-    "FEATURE_LAYERS",
     "FREEFORM_KEYS",
     "METHODS",
     "RECIPE_DIR",

@@ -13,15 +13,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from dualaction_lib.feature_names import DISTILL_LAYERS, FeatureName
+
 Method = Literal["flow", "rgb", "mars", "ds", "ds_mae", "ds_gram"]
 Stage = Literal["stem", "layer1", "layer2", "layer3", "layer4", "fc"]  # trainable stages, forward order
-FeatureLevel = Literal["stem", "layer1", "layer2", "layer3", "layer4", "pool"]
 WeightSource = Literal["auto", "mars", "hara", "torchvision", "native"]
 
 METHODS: tuple[str, ...] = typing.get_args(Method)
 DISTILL_METHODS: tuple[str, ...] = ("mars", "ds", "ds_mae", "ds_gram")
 STAGES: tuple[str, ...] = typing.get_args(Stage)
-FEATURE_LAYERS = ("layer1", "layer2", "layer3", "layer4", "pool")
 # dict-valued fields: their keys belong to another API (build_model, tvl1, SyntheticSpec), not to the config
 FREEFORM_KEYS = ("options", "synthetic", "flow_params")
 
@@ -84,7 +84,7 @@ class OptimConfig:
 @dataclass
 class DistillConfig:
     alpha: float = 50.0
-    layers: tuple[FeatureLevel, ...] = FEATURE_LAYERS  # DS feature levels (MARS always uses "pool")
+    layers: tuple[FeatureName, ...] = DISTILL_LAYERS  # DS feature levels (MARS always uses "pool")
     teacher: str = "auto"  # flow run dir or checkpoint; auto = <out_dir>/<preset>/flow_seed<teacher_seed>
     teacher_seed: int = 0
     teacher_arch: str = ""  # for a bare checkpoint file; '' = same as model.arch

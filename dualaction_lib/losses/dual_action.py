@@ -7,13 +7,14 @@ from collections.abc import Mapping, Sequence
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dualaction_lib.feature_names import DISTILL_LAYERS
 from dualaction_lib.losses.gram import gram_loss
 from dualaction_lib.losses.mae import multilevel_mae
 from dualaction_lib.losses.mse import mars_mse
 
 __all__ = ["DEFAULT_LAYERS", "DualActionLoss"]
 
-DEFAULT_LAYERS: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4", "pool")
+DEFAULT_LAYERS: tuple[str, ...] = DISTILL_LAYERS  # layer1 … layer4 and the pooled feature
 
 
 class DualActionLoss(nn.Module):

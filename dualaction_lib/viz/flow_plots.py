@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from dualaction_lib.flow.color import flow_to_color
+
 from .core import new_figure
-from .sources import endpoint_error
 
 
 def _color(flow: np.ndarray) -> np.ndarray:
-    from dualaction_lib.flow import flow_to_color
-
     return flow_to_color(flow)
 
 
@@ -74,24 +73,22 @@ def plot_magnitude_histograms(flows: dict[str, np.ndarray], bound: float = 20.0,
     return fig
 
 
-def plot_method_comparison(frame_rgb: np.ndarray, results: dict, reference: str = "tvl1-opencv") -> Figure:
+def plot_method_comparison(
+    frame_rgb: np.ndarray, results: dict, errors: dict[str, float], reference: str = "tvl1-opencv"
+) -> Figure:
     """Colour-coded flow of every method side by side, titled with run time and EPE to ``reference``.
 
-    ``results``: ``{method: (flow, seconds)}`` as returned by ``sources.compare_methods``.
+    ``results``: ``{method: (flow, seconds)}``; ``errors``: ``{method: mean EPE to reference}`` (methods
+    without an entry get no EPE in their title).
     """
     width = 3.2 * (len(results) + 1)
     fig = new_figure(width, _row_height(width, len(results) + 1, frame_rgb, 0.9))
     axes = fig.subplots(1, len(results) + 1)
     axes[0].imshow(frame_rgb)
     axes[0].set_title("frame t")
-    ref = results.get(reference, (None,))[0]
     for ax, (name, (flow, seconds)) in zip(axes[1:], results.items(), strict=True):
         ax.imshow(_color(flow))
-        epe = (
-            ""
-            if ref is None or name == reference
-            else f"\nEPE vs {reference}: {endpoint_error(flow, ref):.2f} px"
-        )
+        epe = f"\nEPE vs {reference}: {errors[name]:.2f} px" if name in errors else ""
         ax.set_title(f"{name}: {seconds * 1000:.0f} ms{epe}", fontsize=9)
     for ax in axes:
         _hide_ticks(ax)
@@ -111,13 +108,15 @@ def plot_timings(results: dict) -> Figure:
 
 
 def plot_quantization_error(
-    flow: np.ndarray, roundtrip: dict[str, np.ndarray], bound: float = 20.0
+    flow: np.ndarray, roundtrip: dict[str, np.ndarray], errors: dict[str, np.ndarray], bound: float = 20.0
 ) -> Figure:
-    """What ±bound uint8 quantization and JPEG storage do to a flow field (maps + error histogram)."""
+    """What ±bound uint8 quantization and JPEG storage do to a flow field (maps + error histogram).
+
+    ``roundtrip``: the stored flows (``quantized``, ``jpeg``); ``errors``: their per-pixel EPE maps.
+    """
     fig = new_figure(13, max(3.2, _row_height(13, 4, flow, 1.0)))
     axes = fig.subplots(1, 4)
-    err_q = np.linalg.norm(roundtrip["quantized"] - flow, axis=-1)
-    err_j = np.linalg.norm(roundtrip["jpeg"] - flow, axis=-1)
+    err_q, err_j = errors["quantized"], errors["jpeg"]
     axes[0].imshow(_color(flow))
     axes[0].set_title("float flow")
     axes[1].imshow(_color(roundtrip["jpeg"]))
@@ -136,13 +135,3 @@ def plot_quantization_error(
     axes[3].set_title("Storage error distribution")
     axes[3].legend(fontsize=8)
     return fig
-
-
-def quantization_stats(flow: np.ndarray, roundtrip: dict[str, np.ndarray], bound: float = 20.0) -> dict:
-    """Numbers behind the figure: mean/max EPE of each storage step and the clipped fraction."""
-    stats = {"clipped_fraction": float((np.abs(flow) > bound).any(axis=-1).mean())}
-    for key, value in roundtrip.items():
-        error = np.linalg.norm(value - flow, axis=-1)
-        stats[f"{key}_mean_epe"] = float(error.mean())
-        stats[f"{key}_max_epe"] = float(error.max())
-    return stats

@@ -82,21 +82,13 @@ def plot_fusion_accuracy(summary: pd.DataFrame) -> Figure:
     return fig
 
 
-def _softmax(scores: np.ndarray) -> np.ndarray:
-    z = scores - scores.max(1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(1, keepdims=True)
-
-
 def plot_fusion_weights(view: dict, names: tuple[str, str]) -> Figure:
     """The learned weight of stream A: distribution, per class, and against both streams' confidence.
 
-    ``view``: arrays from ``fusion.fusion_view`` (weights (V,), scores_a/scores_b (V, K), labels, classes).
+    ``view``: arrays from ``study.fusion.fusion_view`` (weights, confidences and correctness per video).
     """
     w, labels, classes = view["weights"], view["labels"], view["classes"]
-    prob_a, prob_b = _softmax(view["scores_a"]), _softmax(view["scores_b"])
-    right_a = prob_a.argmax(1) == labels
-    right_b = prob_b.argmax(1) == labels
+    right_a, right_b = view["right_a"], view["right_b"]
     fig = new_figure(14, 4)
     ax_hist, ax_class, ax_conf = fig.subplots(1, 3)
     ax_hist.hist(w, bins=np.linspace(0, 1, 21), color="tab:purple")
@@ -105,7 +97,7 @@ def plot_fusion_weights(view: dict, names: tuple[str, str]) -> Figure:
     ax_class.boxplot([v if len(v) else [np.nan] for v in per_class], tick_labels=classes)
     ax_class.tick_params(axis="x", rotation=45)
     ax_class.set(ylabel=f"weight of {names[0]}", ylim=(-0.02, 1.02), title="Per class")
-    margin = prob_a.max(1) - prob_b.max(1)
+    margin = view["confidence_a"] - view["confidence_b"]
     groups = {
         "both right": right_a & right_b,
         f"only {names[0]} right": right_a & ~right_b,

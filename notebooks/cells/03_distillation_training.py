@@ -31,10 +31,11 @@ figures_dir: str = "figures"  # where figures are written (PNG + PDF)
 from pathlib import Path
 
 from dualaction_lib.engine import train
-from dualaction_lib.viz import notebook, training, widgets
+from dualaction_lib.study import runs
+from dualaction_lib.viz import notebook, widgets
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
-cfg = training.run_config(preset, method, seed, alpha=alpha, epochs=epochs, name=name, out_dir=out_dir)
+cfg = runs.run_config(preset, method, seed, alpha=alpha, epochs=epochs, name=name, out_dir=out_dir)
 print(
     f"{cfg.method}: {cfg.model.arch} {cfg.model.widths}, alpha {cfg.distill.alpha}, "
     f"{cfg.optim.epochs} epochs, {cfg.data.clip_len}×{cfg.data.crop_size}² clips → {cfg.run_dir}"
@@ -47,7 +48,7 @@ print(
 # resumes from its last checkpoint.
 
 # %%
-curves = training.LiveCurves(run_dir or cfg.run_dir, interactive, title=cfg.run_name)
+curves = runs.live_curves(run_dir or cfg.run_dir, interactive, title=cfg.run_name)
 run = Path(run_dir) if run_dir else train(cfg, on_epoch_end=curves)
 
 # %% [markdown]
@@ -57,7 +58,7 @@ run = Path(run_dir) if run_dir else train(cfg, on_epoch_end=curves)
 # epoch with the final test accuracy (star).
 
 # %%
-fig = training.plot_training_curves(run, title=run.name)
+fig = runs.curves_view(run, title=run.name)
 widgets.show_figure(fig, f"03_training/{run.name}_curves", interactive=interactive, figures_dir=figures_dir)
 
 # %% [markdown]
@@ -66,11 +67,11 @@ widgets.show_figure(fig, f"03_training/{run.name}_curves", interactive=interacti
 # number the tables report; clip top-1 is shown because the two are often confused.
 
 # %%
-summary = training.run_summary(run)
+summary = runs.run_summary(run)
 summary.to_frame(run.name)
 
 # %%
-fig = training.plot_confusion_matrix(run)
+fig = runs.confusion_view(run)
 widgets.show_figure(
     fig, f"03_training/{run.name}_confusion", interactive=interactive, figures_dir=figures_dir
 )
