@@ -1,4 +1,4 @@
-"""Train-step benchmark (DESIGN §8): DS vs MARS vs plain CE, our r3d_18 vs torchvision's, peak memory.
+"""Train-step benchmark: DS vs MARS vs plain CE, our r3d_18 vs torchvision's, peak memory.
 
 One process, one fixed batch; the variants are interleaved round-robin and the median step time is kept, so
 load from other processes on a shared machine hits every variant alike. Ratios are what to read.

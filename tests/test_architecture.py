@@ -9,6 +9,7 @@ implicit import of a parent package when a submodule loads is not (it is Python'
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 PACKAGE = "dualaction_lib"
@@ -110,6 +111,40 @@ def test_no_import_cycle() -> None:
     assert not cycles, f"import cycles: {cycles}"
 
 
+# Top-level module or sub-package → the ones it may import (docs/architecture.md, "Dependencies").
+ALLOWED = {
+    "io": set(),
+    "stats": set(),
+    "feature_names": set(),
+    "flow": set(),
+    "config": {"io", "feature_names"},
+    "data": {"io", "flow"},
+    "models": {"io", "feature_names"},
+    "losses": {"io", "feature_names"},
+    "engine": {"config", "data", "models", "losses", "io", "feature_names"},
+    "viz": {"io", "stats", "flow"},  # flow.color only: see test_viz_only_draws
+    "study": {"engine", "losses", "flow", "viz", "config", "stats", "feature_names", "io", "models", "data"},
+    "workbook": {"io"},
+    "figures_job": {"workbook", "config", "engine", "io"},
+    "__main__": {"data", "engine", "workbook", "figures_job"},
+}
+
+
+def _part(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else parts[0]
+
+
+def test_dependencies_follow_the_documented_layers() -> None:
+    for module, imports in import_graph().items():
+        if module == PACKAGE:
+            continue
+        outside = {_part(m) for m in imports} - {_part(module)}
+        assert outside <= ALLOWED[_part(module)], (
+            f"{module} imports {sorted(outside - ALLOWED[_part(module)])}"
+        )
+
+
 def test_the_runner_does_not_know_its_jobs() -> None:
     graph = import_graph()
     runner = {m for m in graph if m.startswith(f"{PACKAGE}.workbook")}
@@ -136,3 +171,17 @@ def test_no_file_over_400_lines() -> None:
     sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in _modules().items()}
     too_long = {name: n for name, n in sizes.items() if n > MAX_LINES}
     assert not too_long, f"files over {MAX_LINES} lines: {too_long}"
+
+
+def test_the_architecture_doc_is_in_the_repo_and_names_every_package() -> None:
+    doc = (ROOT.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    for heading in ("## Package map", "## Data flow", "## Dependencies", "## Where each fact is defined"):
+        assert heading in doc
+    for part in sorted({_part(m) for m in _modules() if m != PACKAGE}):
+        assert f"`{part}/`" in doc or f"`{part}.py`" in doc, f"docs/architecture.md does not map {part}"
+    # Docstrings and notebooks cite docs/architecture.md, never a design document outside the repository.
+    outside = re.compile(r"DESIGN(\s*§|'s|\.md)")
+    for folder in ("dualaction_lib", "tests", "bench", "notebooks"):
+        for path in (ROOT.parent / folder).rglob("*"):
+            if path.suffix in (".py", ".ipynb", ".md") and path.name != Path(__file__).name:
+                assert not outside.search(path.read_text(encoding="utf-8")), path

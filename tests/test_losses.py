@@ -1,4 +1,4 @@
-"""Distillation losses against hand-computed values (DESIGN §4, Eq. 1–4)."""
+"""Distillation losses against hand-computed values (docs/architecture.md, "Losses", Eqs. 1–4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Video -> JPEG frames + TV-L1 flow JPEGs (DESIGN §5), parallel over videos, sharded, resumable.
+"""Video -> JPEG frames + TV-L1 flow JPEGs, parallel over videos, sharded, resumable (docs/architecture.md).
 
 Output of one video ``<out>/<video_id>/``: N frames (``00001.jpg`` ... MARS, or ``img_00000.jpg`` ...
 mmaction2) and N-1 flows (``TVL1jpg_{x,y}_00001.jpg`` / ``flow_{x,y}_00000.jpg``); flow i is the flow

@@ -1,4 +1,4 @@
-"""One training loop for every method: flow, rgb, mars, ds, ds_mae, ds_gram (DESIGN §6).
+"""One training loop for every method: flow, rgb, mars, ds, ds_mae, ds_gram (docs/architecture.md, "Runs").
 
     from dualaction_lib.engine import train
     run_dir = train("cpu", method="ds", seed=0)        # or train(load_config(...))

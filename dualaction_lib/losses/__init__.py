@@ -1,4 +1,7 @@
-"""Distillation losses, one per file (DESIGN §4): Eq. 1 MSE, Eq. 2 MAE, Eq. 3 Gram, Eq. 4 total."""
+"""Distillation losses, one per file: Eq. 1 MSE, Eq. 2 MAE, Eq. 3 Gram, Eq. 4 total.
+
+The equations: docs/architecture.md, "Losses".
+"""
 
 from dualaction_lib.losses.dual_action import DEFAULT_LAYERS, DualActionLoss
 from dualaction_lib.losses.gram import GramLoss, gram_loss, gram_matrix

@@ -1,4 +1,4 @@
-"""The Dual-action Stream objective and its MARS special case (DESIGN §4, Eq. 4)."""
+"""The Dual-action Stream objective and its MARS special case (docs/architecture.md, "Losses", Eq. 4)."""
 
 from __future__ import annotations
 

