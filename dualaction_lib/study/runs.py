@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -17,26 +17,32 @@ from matplotlib.figure import Figure
 from dualaction_lib.io import read_jsonl
 from dualaction_lib.viz import training
 
+if TYPE_CHECKING:
+    from dualaction_lib.config import Config
+
 
 def run_config(
     preset: str,
     method: str,
     seed: int,
     *,
-    alpha: float = -1.0,
-    epochs: int = 0,
+    alpha: float | None = None,
+    epochs: int | None = None,
     name: str = "",
     out_dir: str = "runs",
     **overrides: Any,
-):
-    """The Config notebook 03 trains: the preset plus the notebook's parameters (negative/zero = preset's)."""
+) -> Config:
+    """The Config notebook 03 trains: the preset plus the notebook's parameters.
+
+    ``alpha`` / ``epochs`` None keep the preset's value (``distill.alpha``, ``optim.epochs``).
+    """
     from dualaction_lib.config import load_config
 
     values = {"method": method, "seed": seed, "name": name, "out_dir": out_dir, **overrides}
-    if alpha >= 0:
-        values["distill.alpha"] = float(alpha)
-    if epochs > 0:
-        values["optim.epochs"] = int(epochs)
+    if alpha is not None:
+        values["distill.alpha"] = alpha
+    if epochs is not None:
+        values["optim.epochs"] = epochs
     return load_config(preset, **values)
 
 

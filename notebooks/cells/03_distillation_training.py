@@ -16,11 +16,13 @@
 # The batch runner repeats this notebook for every method × seed (and the α sweep) of a plan.
 
 # %% parameters
+from typing import Optional  # papermill's --help-notebook reads Optional[float], not float | None
+
 preset: str = "cpu"  # config preset (configs/<preset>.yaml)
 method: str = "ds"  # flow (teacher), rgb, mars, ds, ds_mae or ds_gram
-alpha: float = -1.0  # distillation weight alpha; negative: the preset's value (50)
+alpha: Optional[float] = None  # distillation weight alpha (None: the preset's value)
 seed: int = 0  # random seed of the run
-epochs: int = 0  # training epochs; 0: the preset's value
+epochs: Optional[int] = None  # training epochs (None: the preset's value)
 name: str = ""  # run folder name; empty: <method>_seed<seed>
 out_dir: str = "runs"  # root folder of all runs; this run goes to <out_dir>/<preset>/<name>
 run_dir: str = ""  # show an existing run folder instead of training one (empty: train)
