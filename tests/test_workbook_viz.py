@@ -73,6 +73,66 @@ def test_tables_from_run_folders(tmp_path: Path) -> None:
     assert plots.plot_table_bars(t1, "t").axes and plots.plot_alpha_sweep(sweep, {"RGB": 0.35}).axes
 
 
+def _coordinates(ax, axis: int) -> np.ndarray:
+    """Every finite x (axis 0) or y (axis 1) coordinate drawn by the axes' lines and line collections."""
+    from matplotlib.collections import LineCollection
+
+    values = [np.asarray(line.get_xydata())[:, axis] for line in ax.lines]
+    values += [
+        seg[:, axis] for c in ax.collections if isinstance(c, LineCollection) for seg in c.get_segments()
+    ]
+    flat = np.concatenate(values) if values else np.zeros(0)
+    return flat[np.isfinite(flat)]
+
+
+def _drawn(value: float, coordinates: np.ndarray) -> bool:
+    return bool(np.isclose(coordinates, value, rtol=1e-6, atol=1e-9).any())
+
+
+def test_plotted_error_bars_are_the_tables_confidence_intervals(tmp_path: Path) -> None:
+    """The whiskers seaborn draws are exactly the library's mean ± 95 % CI (Student t), not a bootstrap."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from dualaction_lib.viz import feature_plots
+
+    for seed, (rgb, ds) in enumerate([(0.3, 0.6), (0.4, 0.7), (0.35, 0.62)], start=1):
+        _fake_run(tmp_path, f"rgb_seed{seed}", "rgb", seed, rgb)
+        _fake_run(tmp_path, f"ds_seed{seed}", "ds", seed, ds)
+    _fake_run(tmp_path, "flow_seed0", "flow", 0, 0.95)
+    _fake_run(tmp_path, "ds_alpha10_seed1", "ds", 1, 0.5, alpha=10.0)
+    _fake_run(tmp_path, "ds_alpha10_seed2", "ds", 2, 0.58, alpha=10.0)
+    runs = ablation.collect_runs(tmp_path)
+    table = ablation.table1(runs, ablation.collect_fusions(tmp_path, runs))
+    bars = _coordinates(plots.plot_table_bars(table, "t").axes[0], axis=0)
+    for row in ("RGB", "DS: Mimic"):
+        mean, ci = table.loc[row, "mean"], table.loc[row, "ci"]
+        assert _drawn(100 * (mean - ci), bars) and _drawn(100 * (mean + ci), bars), row
+    assert not _drawn(100 * 0.95, bars), "one seed (Flow) has no interval, so no whisker"
+
+    sweep = ablation.alpha_sweep(runs)
+    curve = _coordinates(plots.plot_alpha_sweep(sweep).axes[0], axis=1)
+    for mean, ci, n in zip(sweep["mean"], sweep["ci"], sweep["n"], strict=True):
+        assert n < 2 or (_drawn(100 * (mean - ci), curve) and _drawn(100 * (mean + ci), curve))
+
+    rng = np.random.default_rng(0)
+    distances = pd.DataFrame(
+        [
+            {"video": v, "model": m, "layer": layer, "gram": rng.uniform(1, 3), "mae": rng.uniform(0.1, 0.3)}
+            for v in range(5)
+            for m in ("DS", "MARS")
+            for layer in ("layer1", "pool")
+        ]
+    )
+    fig = feature_plots.plot_layer_distances(distances)
+    for ax, metric in zip(fig.axes, ("gram", "mae"), strict=True):
+        drawn = _coordinates(ax, axis=1)
+        for _, group in distances.groupby(["model", "layer"]):
+            mean, ci, _ = mean_ci(group[metric])
+            assert _drawn(mean - ci, drawn) and _drawn(mean + ci, drawn)
+    assert plt.get_fignums() == [], "library figures never touch pyplot's global state"
+
+
 def test_save_figure_writes_png_and_pdf(tmp_path: Path) -> None:
     fig = new_figure(3, 2)
     fig.subplots().plot([0, 1], [1, 0])

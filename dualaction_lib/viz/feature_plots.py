@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
+
+from dualaction_lib.stats import ci_interval
 
 from .core import new_figure
 
@@ -21,12 +24,17 @@ def plot_gram_matrices(
     """
     vmax = float(np.percentile(np.abs(grams[reference]), 99)) or 1.0
     fig = new_figure(3.4 * len(grams), 3.6)
-    for ax, (name, gram) in zip(fig.subplots(1, len(grams)), grams.items(), strict=True):
-        image = ax.imshow(gram, cmap="viridis", vmin=0, vmax=vmax)
+    axes = fig.subplots(1, len(grams))
+    for ax, (name, gram) in zip(axes, grams.items(), strict=True):
+        ticks = max(1, len(gram) // 4)
+        sns.heatmap(
+            gram, ax=ax, cmap="viridis", vmin=0, vmax=vmax, square=True, cbar=False,
+            xticklabels=ticks, yticklabels=ticks,
+        )  # fmt: skip
         note = f"\nGram dist. {distances[name]:.3g}" if name in distances else ""
         ax.set_title(f"{name}{note}", fontsize=9)
         ax.set(xlabel="channel", ylabel="channel")
-    fig.colorbar(image, ax=fig.axes, shrink=0.8, label="G / (C·T·H·W)")
+    fig.colorbar(axes[0].collections[0], ax=list(axes), shrink=0.8, label="G / (C·T·H·W)")
     fig.suptitle(f"Gram matrices at {where}")
     return fig
 
@@ -58,17 +66,19 @@ def plot_pooled_features(pooled: dict[str, np.ndarray]) -> Figure:
 
 
 def plot_layer_distances(distances: pd.DataFrame) -> Figure:
-    """Mean Gram distance and MAE to the teacher per layer and student (± 95 % CI over test videos)."""
+    """Mean Gram distance and MAE to the teacher per layer and student (± 95 % CI over test videos).
+
+    ``distances``: long format, one row per (video, model, layer) with ``gram`` and ``mae``.
+    """
     layers = list(dict.fromkeys(distances["layer"]))
     fig = new_figure(11, 3.8)
     for ax, metric in zip(fig.subplots(1, 2), ("gram", "mae"), strict=True):
-        for name, group in distances.groupby("model", sort=False):
-            stats = group.groupby("layer", sort=False)[metric].agg(["mean", "std", "count"]).reindex(layers)
-            half = 1.96 * stats["std"].fillna(0) / np.sqrt(stats["count"].clip(lower=1))
-            ax.errorbar(range(len(layers)), stats["mean"], yerr=half, marker="o", capsize=3, label=name)
-        ax.set_xticks(range(len(layers)), layers)
+        sns.pointplot(
+            data=distances, x="layer", y=metric, hue="model", order=layers, errorbar=ci_interval,
+            capsize=0.15, dodge=0.3, markersize=5, linewidth=1.2, ax=ax,
+        )  # fmt: skip
         ax.set_yscale("log")
         title = "Gram distance to the teacher" if metric == "gram" else "Mean absolute error to the teacher"
-        ax.set(ylabel=metric.upper() if metric == "mae" else "Gram distance", title=title)
+        ax.set(xlabel="", ylabel=metric.upper() if metric == "mae" else "Gram distance", title=title)
         ax.legend(fontsize=8)
     return fig

@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import seaborn as sns
 from matplotlib.figure import Figure
 
 from .core import display_figure, new_figure
@@ -98,19 +99,18 @@ class LiveCurves:
 def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], title: str = "") -> Figure:
     """Row-normalised confusion matrix ``matrix[true, predicted]`` (counts) with the counts annotated."""
     rates = matrix / np.maximum(matrix.sum(1, keepdims=True), 1)
+    counts = np.where(matrix > 0, matrix.astype(str), "") if len(classes) <= 20 else False
     size = 2.5 + 0.45 * len(classes)
     fig = new_figure(size + 1.5, size)
     ax = fig.subplots()
-    image = ax.imshow(rates, cmap="Blues", vmin=0, vmax=1)
-    ticks = np.arange(len(classes))
-    ax.set_xticks(ticks, classes, rotation=45, ha="right")
-    ax.set_yticks(ticks, classes)
-    if len(classes) <= 20:
-        for i, j in zip(*np.nonzero(matrix), strict=True):
-            color = "white" if rates[i, j] > 0.5 else "black"
-            ax.text(j, i, str(matrix[i, j]), ha="center", va="center", fontsize=8, color=color)
+    sns.heatmap(
+        rates, ax=ax, cmap="Blues", vmin=0, vmax=1, square=True, annot=counts, fmt="",
+        annot_kws={"fontsize": 8}, xticklabels=classes, yticklabels=classes,
+        cbar_kws={"shrink": 0.8, "label": "fraction of the true class"},
+    )  # fmt: skip
+    ax.set_xticklabels(classes, rotation=45, ha="right")
+    ax.tick_params(axis="y", rotation=0)
     ax.set(xlabel="predicted class", ylabel="true class")
     accuracy = float(np.trace(matrix) / max(matrix.sum(), 1))
     ax.set_title(title or f"Test confusion (video top-1 {accuracy:.1%})")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="fraction of the true class")
     return fig
