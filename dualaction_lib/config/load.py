@@ -99,6 +99,7 @@ def validate(cfg: Config) -> None:
     """Checks beyond types and choices (those are the schema's annotations)."""
     positive = {
         "optim.epochs": cfg.optim.epochs,
+        "log_every": cfg.log_every,
         "optim.batch_size": cfg.optim.batch_size,
         "data.clip_len": cfg.data.clip_len,
         "data.crop_size": cfg.data.crop_size,

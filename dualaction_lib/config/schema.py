@@ -118,6 +118,7 @@ class Config:
     resume: bool = True  # continue from checkpoint.pt when the run dir has one
     progress: bool = True  # tqdm bars
     progress_interval: float = 5.0  # tqdm mininterval in seconds (throttles batch logs)
+    log_every: int = 10  # steps per metrics.jsonl record and NaN check: the step's only host sync
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)

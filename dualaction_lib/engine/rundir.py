@@ -20,7 +20,7 @@ from dualaction_lib.engine import distributed as D
 from dualaction_lib.io import atomic_write_text, read_jsonl
 
 # Keys a resumed run may change: they say how to run, not what is trained.
-_IGNORED_ON_RESUME = ("resume", "progress", "progress_interval", "threads", "device", "amp")
+_IGNORED_ON_RESUME = ("resume", "progress", "progress_interval", "log_every", "threads", "device", "amp")
 RUN_FILES = ("metrics.jsonl", "checkpoint.pt", "eval.json", "scores.pt")
 
 

@@ -135,7 +135,7 @@ def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- losses
-def build_loss(cfg: Config) -> Callable[..., tuple[Tensor, dict[str, float]]]:
+def build_loss(cfg: Config) -> Callable[..., tuple[Tensor, dict[str, Tensor]]]:
     """flow / rgb: CE. mars: CE + α·MSE(pool). ds: CE + α(MAE + Gram); ds_mae / ds_gram: one term."""
     if not cfg.is_distill:
         return ce_loss
@@ -151,9 +151,10 @@ def build_loss(cfg: Config) -> Callable[..., tuple[Tensor, dict[str, float]]]:
     return DualActionLoss(alpha=cfg.distill.alpha, mae=mae, gram=gram, mse=mse, layers=teacher_layers(cfg))
 
 
-def ce_loss(logits: Tensor, target: Tensor, *_: Any) -> tuple[Tensor, dict[str, float]]:
+def ce_loss(logits: Tensor, target: Tensor, *_: Any) -> tuple[Tensor, dict[str, Tensor]]:
+    """Plain cross-entropy, with the same ``(total, parts)`` shape as DualActionLoss."""
     loss = F.cross_entropy(logits, target)
-    return loss, {"ce": float(loss.detach())}
+    return loss, {"ce": loss.detach()}
 
 
 def _quick_eval(cfg: Config, rt: D.Runtime, model: nn.Module, bundle: edata.TrainData) -> float | None:

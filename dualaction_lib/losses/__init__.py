@@ -3,7 +3,7 @@
 The equations: docs/architecture.md, "Losses".
 """
 
-from dualaction_lib.losses.dual_action import DEFAULT_LAYERS, DualActionLoss
+from dualaction_lib.losses.dual_action import DEFAULT_LAYERS, DualActionLoss, parts_to_floats
 from dualaction_lib.losses.gram import GramLoss, gram_loss, gram_matrix
 from dualaction_lib.losses.mae import MultiLevelMAE, multilevel_mae
 from dualaction_lib.losses.mse import MarsMSE, mars_mse
@@ -18,4 +18,5 @@ __all__ = [
     "gram_matrix",
     "mars_mse",
     "multilevel_mae",
+    "parts_to_floats",
 ]
