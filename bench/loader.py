@@ -99,7 +99,7 @@ def bench_loader(args) -> list[dict]:
 
 def bench_extraction(args) -> dict:
     """prepare on the default synthetic spec (64x64, 20 frames) and on 256-short-side videos."""
-    from dualaction_lib.data.extract import prepare
+    from dualaction_lib.data.extract import ExtractSettings, prepare
     from dualaction_lib.data.synthetic import make_synthetic
 
     results = {}
@@ -126,8 +126,8 @@ def bench_extraction(args) -> dict:
                 "synthetic",
                 tmp / name,
                 tmp / f"{name}_frames",
+                ExtractSettings(short_side=short_side),
                 spec=spec,
-                short_side=short_side,
                 workers=args.extract_workers,
                 progress=False,
             )

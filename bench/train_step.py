@@ -1,4 +1,4 @@
-"""Train-step benchmark (DESIGN §8): DS vs MARS vs plain CE, our r3d_18 vs torchvision's, peak memory.
+"""Train-step benchmark: DS vs MARS vs plain CE, our r3d_18 vs torchvision's, peak memory.
 
 One process, one fixed batch; the variants are interleaved round-robin and the median step time is kept, so
 load from other processes on a shared machine hits every variant alike. Ratios are what to read.
@@ -30,11 +30,11 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from dualaction_lib.feature_names import DISTILL_LAYERS
 from dualaction_lib.losses import DualActionLoss
 from dualaction_lib.models import build_model
 
 RESULTS = Path(__file__).parent / "results" / "train_step.json"
-LAYERS = ("layer1", "layer2", "layer3", "layer4", "pool")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -65,19 +65,20 @@ def distill_step(method: str, args: argparse.Namespace, device: torch.device) ->
     if method != "rgb":
         teacher = build_model(args.arch, in_channels=2, num_classes=args.classes).to(device).eval()
         teacher.requires_grad_(False)
-    layers = ("pool",) if method == "mars" else LAYERS
+    layers = ("pool",) if method == "mars" else DISTILL_LAYERS
     loss_fn = DualActionLoss(
         alpha=50.0, mae=method == "ds", gram=method == "ds", mse=method == "mars", layers=layers
     )
 
     def step() -> None:
-        feats = student.forward_features(rgb, layers if method != "rgb" else ("pool",))
-        logits = student.forward_head(feats["pool"])  # (B, K)
+        names = (*layers, "layer4") if method != "rgb" else ("layer4",)
+        feats = student.forward_intermediates(rgb, names)  # one pass: loss features + last stage
+        logits = student.forward_head(feats["layer4"])  # (B, K)
         if teacher is None:
             loss = F.cross_entropy(logits, y)
         else:
             with torch.no_grad():
-                t_feats = teacher.forward_features(flow, layers)
+                t_feats = teacher.forward_intermediates(flow, layers)
             loss, _ = loss_fn(logits, y, feats, t_feats)
         opt.zero_grad(set_to_none=True)
         loss.backward()

@@ -14,13 +14,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dualaction_lib import workbook
+    from dualaction_lib import figures_job, workbook
     from dualaction_lib.data import cli as data_cli
     from dualaction_lib.engine import cli as engine_cli
 
     parser = argparse.ArgumentParser(prog="python -m dualaction_lib", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (data_cli, engine_cli, workbook):
+    for module in (data_cli, engine_cli, workbook, figures_job):
         module.register(subparsers)  # each adds its parsers with set_defaults(func=handler)
     return parser
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from dualaction_lib import workbook
+from dualaction_lib.io import project_root
 
 
 def prepare_data(preset: str, root: Path) -> float:
@@ -40,7 +41,7 @@ def list_outputs(figures_dir: Path, since: float) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = Path(args.root).resolve() if args.root else workbook.project_root()
+    root = Path(args.root).resolve() if args.root else project_root()
     overrides = workbook.parse_sets(args.set)
     plan = workbook.load_plan(args.plan)
     params = {**plan.get("parameters", {}), **overrides}
@@ -61,3 +62,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"[figures] {len(written)} figure/table files written to {figures_dir}")
     print(f"[figures] wall time {(time.perf_counter() - wall) / 60:.1f} min")
     return workbook.exit_code(results)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the ``figures`` sub-command (the runner's options plus --skip-prepare) to the CLI."""
+    fig = subparsers.add_parser("figures", help="benchmark → frames/flow → plan → figures/ (make figures)")
+    workbook.add_plan_arguments(fig)
+    fig.add_argument("--skip-prepare", action="store_true", help="data/ is ready; only run the plan")
+    fig.set_defaults(func=run, dry_run=False)

@@ -1,4 +1,4 @@
-"""Atomic file writes: a crash or Ctrl-C never leaves a half-written file behind.
+"""File helpers: the project root, and atomic writes (a crash or Ctrl-C never leaves a half-written file).
 
 Every writer goes to a temporary file in the destination folder, flushes it to disk and renames it over
 the destination (``os.replace`` is atomic on POSIX and Windows when both paths are on one file system).
@@ -15,6 +15,13 @@ from pathlib import Path
 from typing import IO, Any
 
 import yaml
+
+
+def project_root() -> Path:
+    """The repository root: ``$DUALACTION_ROOT`` (set by the batch runner for its kernels), else the folder
+    above this package."""
+    env = os.environ.get("DUALACTION_ROOT")
+    return Path(env).resolve() if env else Path(__file__).resolve().parent.parent
 
 
 @contextmanager

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
 from dualaction_lib.config import (
-    RECIPES,
     Config,
     ConfigError,
     list_presets,
+    list_recipes,
     load_config,
     override,
     parse_cli_overrides,
@@ -50,7 +51,16 @@ def test_mars_recipe_defaults():
     assert (
         ft.optim.lr == 0.001 and ft.model.finetune_from == "layer4"
     )  # recipe asked for wins over the preset
-    assert set(RECIPES) >= {"paper", "mars", "mars_finetune", "cpu"}
+    assert set(list_recipes()) >= {"paper", "mars", "mars_finetune", "cpu"}
+
+
+def test_recipes_inherit_with_base_like_presets():
+    from dualaction_lib.config import RECIPE_DIR
+
+    finetune = yaml.safe_load((RECIPE_DIR / "mars_finetune.yaml").read_text())
+    assert finetune["base"] == "mars_sgd" and "dampening" not in finetune["optim"]
+    cfg = load_config("smoke", recipe="mars_finetune")
+    assert (cfg.optim.dampening, cfg.optim.lr, cfg.optim.batch_size) == (0.9, 0.001, 4)  # preset's batch
 
 
 def test_cpu_and_smoke_are_small():
@@ -119,6 +129,9 @@ def test_cli_strings_are_parsed_against_field_types():
         ({"data": 3}, r"data: expected a section"),
         ({"method": "dss"}, r"method: 'dss' is not one of"),
         ({"recipe": "fast"}, r"recipe: unknown recipe 'fast'"),
+        ({"optim.scheduler": "linear"}, r"optim\.scheduler: 'linear' is not one of \['plateau', "),
+        ({"distill.layers": ["layer1", "layer9"]}, r"distill\.layers\[1\]: 'layer9' is not one of"),
+        ({"data.norm": "imagenet"}, r"data\.norm: 'imagenet' is not one of \['mars', 'kinetics'\]"),
         ({"optim.epochs": 0}, r"optim\.epochs: must be positive"),
     ],
 )

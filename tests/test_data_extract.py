@@ -13,7 +13,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from dualaction_lib.data import build_datasets, collate_videos, detect_naming
-from dualaction_lib.data.extract import prepare, read_marker, shard_items
+from dualaction_lib.data.extract import ExtractSettings, prepare, read_marker, shard_items
 from dualaction_lib.data.layouts import MMACTION2, load_index
 from dualaction_lib.data.synthetic import SyntheticSpec, make_synthetic, write_video
 
@@ -39,9 +39,9 @@ def raw(tmp_path_factory) -> Path:
 FAST = {"nscales": 1, "warps": 1, "outer_iterations": 2, "inner_iterations": 3, "median_filtering": 1}
 
 
-def _prepare(raw: Path, out: Path, **kw):
-    kw = {"short_side": None, "workers": 1, "progress": False, **kw}
-    return prepare("synthetic", raw, out, spec=TINY, **kw)
+def _prepare(raw: Path, out: Path, shard=(0, 1), **settings):
+    s = ExtractSettings(**{"short_side": None, **settings})
+    return prepare("synthetic", raw, out, s, spec=TINY, shard=shard, workers=1, progress=False)
 
 
 @pytest.fixture(scope="module")
@@ -123,10 +123,7 @@ def test_fps_short_side_naming_and_no_dropped_pairs(tmp_path):
         "folder",
         tmp_path / "videos",
         tmp_path / "out",
-        fps=25.0,
-        short_side=16,
-        naming="mmaction2",
-        rounding="truncate",
+        ExtractSettings(fps=25.0, short_side=16, naming="mmaction2", rounding="truncate"),
         workers=1,
         progress=False,
     )
@@ -139,9 +136,7 @@ def test_fps_short_side_naming_and_no_dropped_pairs(tmp_path):
         "folder",
         tmp_path / "videos",
         tmp_path / "all",
-        fps=None,
-        short_side=None,
-        flow_batch=8,
+        ExtractSettings(fps=None, short_side=None, flow_batch=8),
         workers=1,
         progress=False,
     )

@@ -113,15 +113,16 @@ def step_losses(run_dir: Path) -> list[tuple]:
 
 # ----------------------------------------------------------------------------------------------- run dir
 def test_train_writes_run_directory(tmp_path, fake_data):
-    run = train(smoke(tmp_path, method="rgb", seed=3))
+    run = train(smoke(tmp_path, method="rgb", seed=3, log_every=3))
     assert run == tmp_path / "runs" / "smoke" / "rgb_seed3"
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["method"] == "rgb" and cfg["optim"]["epochs"] == 2 and cfg["data"]["clip_len"] == T
     records = read_jsonl(run / "metrics.jsonl")
     steps = [r for r in records if r["kind"] == "step"]
     epochs = [r for r in records if r["kind"] == "epoch"]
-    assert len(steps) == 2 * 4 and [r["step"] for r in steps] == list(range(8))
-    assert {"epoch", "step", "loss", "ce", "lr", "time"} <= set(steps[0])
+    # 4 steps per epoch, one record per 3 steps and one for the rest of each epoch
+    assert [(r["first_step"], r["step"]) for r in steps] == [(0, 2), (3, 3), (4, 6), (7, 7)]
+    assert {"epoch", "first_step", "step", "loss", "ce", "lr", "time"} <= set(steps[0])
     assert [e["epoch"] for e in epochs] == [0, 1]
     assert {"train_loss", "train_acc", "seconds"} <= set(epochs[0])
     ckpt = torch.load(run / "checkpoint.pt", weights_only=True)
@@ -208,20 +209,20 @@ def test_teacher_frozen_eval_no_grad_one_pass(tmp_path, teacher_run, monkeypatch
         teacher = real_load(cfg, num_classes, device)
         before = {k: v.clone() for k, v in teacher.state_dict().items()}
         calls = []
-        real_ff = teacher.forward_features
+        real_ff = teacher.forward_intermediates
 
         def counting_ff(x, names=None):
             calls.append((teacher.training, torch.is_grad_enabled(), tuple(names or ())))
             return real_ff(x, names)
 
-        teacher.forward_features = counting_ff
+        teacher.forward_intermediates = counting_ff
         seen.update(teacher=teacher, before=before, calls=calls)
         return teacher
 
     monkeypatch.setattr(etrain, "load_teacher", spy_load)
     run = train(smoke(tmp_path, method="ds", **{"optim.epochs": 1}))
     steps = [r for r in read_jsonl(run / "metrics.jsonl") if r["kind"] == "step"]
-    assert len(seen["calls"]) == len(steps)  # one teacher pass per batch
+    assert len(seen["calls"]) == sum(r["step"] - r["first_step"] + 1 for r in steps)  # one pass per batch
     assert all(not training and not grad for training, grad, _ in seen["calls"])
     assert seen["calls"][0][2] == ("layer1", "layer2", "layer3", "layer4", "pool")
     assert all(not p.requires_grad for p in seen["teacher"].parameters())
@@ -242,13 +243,17 @@ def test_nan_loss_stops_with_step_and_term(tmp_path, teacher_run, monkeypatch):
 
         def wrapped(logits, target, fs, ft):
             total, parts = loss_fn(logits, target, fs, ft)
-            return total * float("nan"), {**parts, "gram": math.nan}
+            return total * math.nan, {**parts, "gram": parts["gram"] * math.nan}
 
         return wrapped
 
     monkeypatch.setattr(etrain, "build_loss", poisoned)
-    with pytest.raises(NonFiniteLossError, match=r"epoch 0 step 0: term 'gram'"):
+    # checked once per interval (log_every 10 > 4 steps: at the epoch's end), naming where it started
+    message = r"epoch 0, steps 0-3 \(checked every 10 steps\): term 'gram' first not finite at step 0"
+    with pytest.raises(NonFiniteLossError, match=message):
         train(smoke(tmp_path, method="ds", **{"optim.epochs": 1}))
+    run = smoke(tmp_path, method="ds", **{"optim.epochs": 1}).run_dir
+    assert not (run / "checkpoint.pt").exists(), "the bad weights never reach a checkpoint"
 
 
 def test_finetune_trains_only_layer4_and_fc(tmp_path, teacher_run):

@@ -1,4 +1,4 @@
-"""Attention fusion and averaging fusion of stream scores (DESIGN §6)."""
+"""Attention fusion and averaging fusion of stream scores (docs/architecture.md, "Runs")."""
 
 from __future__ import annotations
 

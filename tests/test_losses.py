@@ -1,4 +1,4 @@
-"""Distillation losses against hand-computed values (DESIGN §4, Eq. 1–4)."""
+"""Distillation losses against hand-computed values (docs/architecture.md, "Losses", Eqs. 1–4)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dualaction_lib.losses import DualActionLoss, gram_loss, gram_matrix, mars_mse, multilevel_mae
+from dualaction_lib.losses import (
+    DualActionLoss,
+    gram_loss,
+    gram_matrix,
+    mars_mse,
+    multilevel_mae,
+    parts_to_floats,
+)
 from dualaction_lib.models import build_model
 
 
@@ -77,8 +84,10 @@ def test_dual_action_loss_is_ce_plus_alpha_mae_plus_gram() -> None:
     gram = gram_loss([fs[n] for n in levels], [ft[n] for n in levels])
     torch.testing.assert_close(total, ce + 50.0 * (mae + gram))
     assert set(parts) == {"ce", "mae", "gram", "total"}
-    assert all(isinstance(v, float) for v in parts.values())
-    assert parts["total"] == pytest.approx(total.item()) and parts["gram"] == pytest.approx(gram.item())
+    assert all(v.dim() == 0 and not v.requires_grad for v in parts.values()), "detached 0-dim tensors"
+    logged = parts_to_floats(parts)  # the documented way to get floats for logging
+    assert all(isinstance(v, float) for v in logged.values())
+    assert logged["total"] == pytest.approx(total.item()) and logged["gram"] == pytest.approx(gram.item())
 
     total.backward()
     assert all(f.grad is not None for f in fs.values()) and all(f.grad is None for f in ft.values())
@@ -116,10 +125,11 @@ def test_end_to_end_with_tiny_student_and_frozen_teacher() -> None:
     teacher = build_model("resnet10", 2, 4, widths=(4, 8, 8, 8)).eval().requires_grad_(False)
     loss = DualActionLoss(layers=("layer2", "layer4", "pool"))
     rgb, flow = torch.randn(2, 3, 4, 32, 32), torch.randn(2, 2, 4, 32, 32)
-    fs = student.forward_features(rgb, loss.feature_names)
+    fs = student.forward_intermediates(rgb, (*loss.feature_names, "layer4"))
     with torch.no_grad():
-        ft = teacher.forward_features(flow, loss.feature_names)
-    total, parts = loss(student.forward_head(fs["pool"]), torch.tensor([0, 1]), fs, ft)
+        ft = teacher.forward_intermediates(flow, loss.feature_names)
+    total, parts = loss(student.forward_head(fs["layer4"]), torch.tensor([0, 1]), fs, ft)
     total.backward()
     assert student.conv1.weight.grad is not None and teacher.conv1.weight.grad is None
-    assert parts["total"] == pytest.approx(parts["ce"] + 50.0 * (parts["mae"] + parts["gram"]), rel=1e-5)
+    p = parts_to_floats(parts)
+    assert p["total"] == pytest.approx(p["ce"] + 50.0 * (p["mae"] + p["gram"]), rel=1e-5)

@@ -73,7 +73,7 @@ def test_mars_feature_shapes_at_16_and_64_frames() -> None:
     }
     s64 = feature_shapes(model, (1, 3, 64, 112, 112))
     assert [s64[n][2] for n in ("stem", "layer1", "layer2", "layer3", "layer4")] == [32, 32, 16, 8, 4]
-    assert model.feature_channels == {n: s16[n][1] for n in FEATURE_NAMES}
+    assert [info["num_chs"] for info in model.feature_info] == [s16[n][1] for n in FEATURE_NAMES[:-1]]
 
 
 @pytest.mark.parametrize(
@@ -93,30 +93,60 @@ def test_every_arch_runs_a_tiny_forward(arch: str, options: dict) -> None:
     model = build_model(arch, in_channels=2, num_classes=5, **options).eval()
     x = torch.randn(1, 2, 8, 32, 32)  # (B, C, T, H, W)
     with torch.no_grad():
-        feats = model.forward_features(x)
+        feats = model.forward_intermediates(x)
         logits = model(x)
+        last = model.forward_features(x)
     assert list(feats) == list(FEATURE_NAMES)
     assert logits.shape == (1, 5)
     assert feats["pool"].shape == (1, model.num_features)
-    torch.testing.assert_close(logits, model.forward_head(feats["pool"]))
+    torch.testing.assert_close(last, feats["layer4"])
+    torch.testing.assert_close(logits, model.forward_head(last))
+    torch.testing.assert_close(model.forward_head(last, pre_logits=True), feats["pool"])
+
+
+@pytest.mark.parametrize(
+    ("arch", "options"),
+    [("resnet18", TINY), ("r3d_18", TINY), ("resnet10", {**TINY, "stem_stride_t": 2, "max_pool": False})],
+)
+def test_timm_feature_contract(arch: str, options: dict) -> None:
+    """Code written for timm works: forward_head(forward_features(x)) == m(x); feature_info is honest."""
+    model = build_model(arch, in_channels=3, num_classes=6, dropout=0.5, **options).eval()
+    x = torch.randn(2, 3, 16, 64, 64)  # (B, C, T, H, W)
+    outputs = {}  # feature_info's "module" is the module whose output is the stage feature (as timm)
+    for info in model.feature_info:
+        module = model.get_submodule(info["module"])
+        module.register_forward_hook(lambda mod, args, out, key=info["module"]: outputs.setdefault(key, out))
+    with torch.no_grad():
+        features = model.forward_features(x)  # (B, C, T', H', W')
+        torch.testing.assert_close(model.forward_head(features), model(x))
+        outputs.clear()
+        intermediates = model.forward_intermediates(x)
+    assert features.dim() == 5 and features.shape[1] == model.num_features
+    for name, info in zip(FEATURE_NAMES[:-1], model.feature_info, strict=True):
+        t, hw = 16 // info["reduction_t"], 64 // info["reduction"]
+        assert intermediates[name].shape == (2, info["num_chs"], t, hw, hw), name
+        torch.testing.assert_close(outputs[info["module"]], intermediates[name])
+    assert model.feature_info[-1]["num_chs"] == model.num_features
 
 
 def test_same_weights_run_16_and_64_frames() -> None:
     model = build_model("resnext101", 3, 7, widths=(16, 16, 16, 16), cardinality=4).eval()
     with torch.no_grad():
         for frames in (16, 64):
-            feats = model.forward_features(torch.randn(1, 3, frames, 32, 32))
+            feats = model.forward_intermediates(torch.randn(1, 3, frames, 32, 32))
             assert feats["layer1"].shape[2] == frames // 2
-            assert model.forward_head(feats["pool"]).shape == (1, 7)
+            assert model.forward_head(feats["layer4"]).shape == (1, 7)
 
 
-def test_forward_features_subset_stops_early() -> None:
+def test_forward_intermediates_subset_stops_early() -> None:
     model = build_model("resnet18", 3, 4, **TINY).eval()
     x = torch.randn(1, 3, 4, 32, 32)
-    feats = model.forward_features(x, names=("layer2", "stem"))
-    assert list(feats) == ["layer2", "stem"]
+    calls = []
+    model.layer3.register_forward_hook(lambda *args: calls.append("layer3"))
+    feats = model.forward_intermediates(x, names=("layer2", "stem"))
+    assert list(feats) == ["layer2", "stem"] and calls == []
     with pytest.raises(KeyError, match="unknown feature"):
-        model.forward_features(x, names=("layer9",))
+        model.forward_intermediates(x, names=("layer9",))
 
 
 def test_options_shortcut_stem_maxpool_cardinality_dropout() -> None:
@@ -132,7 +162,7 @@ def test_options_shortcut_stem_maxpool_cardinality_dropout() -> None:
 
     m = build_model("resnet10", 3, 4, stem_kernel_t=3, stem_stride_t=2, max_pool=False, **TINY)
     assert m.conv1.weight.shape == (4, 3, 3, 7, 7)
-    assert m.forward_features(x, ("stem",))["stem"].shape == (1, 4, 4, 16, 16)
+    assert m.forward_intermediates(x, ("stem",))["stem"].shape == (1, 4, 4, 16, 16)
 
     x = build_model("resnext50", 3, 4, widths=(16, 16, 16, 16), cardinality=8, base_width=8)
     assert x.layer1[0].conv2.groups == 8 and x.layer1[0].conv2.weight.shape[0] == 16

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -48,8 +49,9 @@ def test_parameters_have_types_and_help(name: str) -> None:
     nb = _read(name)
     source = _parameter_cell(nb).source
     tree = ast.parse(source)
-    assert all(isinstance(node, ast.AnnAssign) for node in tree.body), "one `name: type = value` per line"
-    names = [node.target.id for node in tree.body]
+    body = [node for node in tree.body if not _is_typing_import(node)]
+    assert all(isinstance(node, ast.AnnAssign) for node in body), "one `name: type = value` per line"
+    names = [node.target.id for node in body]
     assert REQUIRED <= set(names), f"{name}: missing {REQUIRED - set(names)}"
     inspected = papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb"))
     assert list(inspected) == names, "papermill --help-notebook must list every parameter"
@@ -58,6 +60,49 @@ def test_parameters_have_types_and_help(name: str) -> None:
         assert len(param["help"]) > 5, f"{name}.{param['name']}: no help text"
     assert inspected["interactive"]["inferred_type_name"] == "bool"
     assert inspected["interactive"]["default"] == "True"
+
+
+def _is_typing_import(node: ast.stmt) -> bool:
+    """``from typing import Optional``: papermill's help reads ``Optional[X]``, not ``X | None``."""
+    return isinstance(node, ast.ImportFrom) and node.module == "typing"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_sentinel_defaults(name: str) -> None:
+    """ "The preset's value" is None, never a magic number or an empty string decoded elsewhere."""
+    for param in papermill.inspect_notebook(str(NOTEBOOKS / f"{name}.ipynb")).values():
+        if "preset's value" in param["help"]:
+            assert param["default"] == "None", param
+            assert param["inferred_type_name"].startswith("Optional["), param
+            assert "(None: the preset's value)" in param["help"], param
+        assert not re.search(r"\b(negative|0|zero):", param["help"]), f"{name}.{param['name']}: a sentinel"
+
+
+def test_papermill_help_documents_none_as_the_presets_value() -> None:
+    """What `papermill --help-notebook` prints for notebook 03: the Optional parameters and their meaning."""
+    notebook = NOTEBOOKS / "03_distillation_training.ipynb"
+    result = subprocess.run(
+        [sys.executable, "-m", "papermill", "--help-notebook", str(notebook)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
+    text = "\n".join(lines)
+    for param in ("alpha: Optional[float] (default None)", "epochs: Optional[int] (default None)"):
+        assert param in text, text
+    assert text.count("(None: the preset's value)") == 2, text
+
+
+def test_none_parameters_are_decoded_by_the_library() -> None:
+    from dualaction_lib.config import load_config
+    from dualaction_lib.study.runs import run_config
+
+    preset = load_config("smoke")
+    cfg = run_config("smoke", "ds", 1, alpha=None, epochs=None)
+    assert (cfg.distill.alpha, cfg.optim.epochs) == (preset.distill.alpha, preset.optim.epochs)
+    cfg = run_config("smoke", "ds", 1, alpha=0, epochs=3)
+    assert (cfg.distill.alpha, cfg.optim.epochs) == (0.0, 3)
 
 
 @pytest.mark.parametrize("name", NAMES)

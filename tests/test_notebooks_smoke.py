@@ -13,7 +13,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from dualaction_lib.viz import tables
+from dualaction_lib.study import ablation
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = [
@@ -92,7 +92,7 @@ def test_notebook_results(smoke: dict) -> None:
 def test_tables_have_every_row(smoke: dict) -> None:
     figures = smoke["preset_dir"] / "figures"
     values = _json(smoke["preset_dir"] / "results" / "05_ablation_tables.json")
-    for name, rows in (("table1", tables.TABLE1_ROWS), ("table2", tables.TABLE2_ROWS)):
+    for name, rows in (("table1", ablation.TABLE1_ROWS), ("table2", ablation.TABLE2_ROWS)):
         labels = [label for label, _ in rows]
         assert set(values[name]) == set(labels)
         for label in labels:

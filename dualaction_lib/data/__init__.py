@@ -21,6 +21,7 @@ _EXPORTS = {
     "VideoEntry": "layouts",
     "detect_naming": "layouts",
     "load_index": "layouts",
+    "ExtractSettings": "extract",
     "PrepareReport": "extract",
     "prepare": "extract",
     "SyntheticSpec": "synthetic",

@@ -87,28 +87,30 @@ def spec_from_args(args) -> SyntheticSpec:
 
 
 def run_prepare(args) -> int:
-    from .extract import prepare
+    from .extract import ExtractSettings, prepare
 
     short_side = args.short_side
     if short_side is None:
         short_side = 0 if args.dataset == "synthetic" else 256
-    spec = spec_from_args(args) if args.dataset == "synthetic" else None
-    report = prepare(
-        args.dataset,
-        args.root,
-        args.out,
+    settings = ExtractSettings(
         fps=args.fps or None,
         short_side=short_side or None,
         flow_backend=args.flow_backend,
         device=args.device,
         bound=args.bound,
+        rounding=args.rounding,
         naming=args.naming,
+        jpeg_quality=args.jpeg_quality,
+    )
+    report = prepare(
+        args.dataset,
+        args.root,
+        args.out,
+        settings,
         workers=args.workers,
         shard=args.shard,
-        rounding=args.rounding,
         splits=args.splits,
-        spec=spec,
-        jpeg_quality=args.jpeg_quality,
+        spec=spec_from_args(args) if args.dataset == "synthetic" else None,
         progress=not args.no_progress,
     )
     print(

@@ -1,4 +1,4 @@
-"""Video -> JPEG frames + TV-L1 flow JPEGs (DESIGN §5), parallel over videos, sharded, resumable.
+"""Video -> JPEG frames + TV-L1 flow JPEGs, parallel over videos, sharded, resumable (docs/architecture.md).
 
 Output of one video ``<out>/<video_id>/``: N frames (``00001.jpg`` ... MARS, or ``img_00000.jpg`` ...
 mmaction2) and N-1 flows (``TVL1jpg_{x,y}_00001.jpg`` / ``flow_{x,y}_00000.jpg``); flow i is the flow
@@ -14,15 +14,14 @@ videos listed in a split but missing on disk are skipped, counted and listed in 
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal, get_args
 
 import cv2
 import numpy as np
@@ -30,29 +29,42 @@ import numpy as np
 from dualaction_lib.io import atomic_write_bytes, atomic_write_json
 
 from . import layouts
+from .decode import VideoReadError, decode_frames
+
+if TYPE_CHECKING:
+    from .synthetic import SyntheticSpec
 
 DONE_MARKER = ".done.json"
 # Settings a finished video must share with a rerun (otherwise mixing would corrupt the data set).
 _MARKER_KEYS = ("fps", "short_side", "bound", "rounding", "naming", "flow_backend")
 
 
-class VideoReadError(RuntimeError):
-    """A video that cannot be decoded into at least 2 frames (a documented skip, not a crash)."""
+FlowBackend = Literal["opencv", "torch"]
+Rounding = Literal["round", "truncate"]
 
 
 @dataclass(frozen=True)
 class ExtractSettings:
+    """How videos become frames and flow; a finished video records the settings it was made with."""
+
     fps: float | None = 25.0  # None or <= 0: keep every source frame
     short_side: int | None = 256  # None or <= 0: keep the source size
-    flow_backend: str = "opencv"
-    device: str | None = None
-    bound: float = 20.0
-    rounding: str = "round"
-    naming: str = "mars"
+    flow_backend: FlowBackend = "opencv"
+    device: str | None = None  # torch device of the torch backend, e.g. "cuda:0"
+    bound: float = 20.0  # flow is clipped to ±bound pixels before 8-bit quantization
+    rounding: Rounding = "round"  # round (unbiased) or truncate (MARS's uint8 cast)
+    naming: str = "mars"  # frame/flow file names: mars or mmaction2 (see data.layouts)
     jpeg_quality: int = 95
     flow_batch: int = 16  # consecutive pairs per tvl1 call (the torch backend batches them)
-    flow_params: dict = field(default_factory=dict)
-    cv2_threads: int | None = None  # per worker process
+    flow_params: dict = field(default_factory=dict)  # TV-L1 parameter overrides, e.g. {"nscales": 2}
+
+    def __post_init__(self) -> None:
+        for key, kind in (("flow_backend", FlowBackend), ("rounding", Rounding)):
+            if getattr(self, key) not in get_args(kind):
+                raise ValueError(f"{key} must be one of {list(get_args(kind))}, got {getattr(self, key)!r}")
+        object.__setattr__(self, "naming", layouts.get_naming(self.naming).name)  # denseflow → mmaction2
+        object.__setattr__(self, "bound", float(self.bound))
+        object.__setattr__(self, "flow_params", dict(self.flow_params))
 
 
 @dataclass(frozen=True)
@@ -95,53 +107,6 @@ class PrepareReport:
         data.update(videos_per_s=self.videos_per_s, pairs_per_s=self.pairs_per_s)
         data["num_skipped"] = len(self.skipped)
         return data
-
-
-# --------------------------------------------------------------------------- decoding
-
-
-def resample_indices(src_fps: float | None, fps: float | None) -> Iterator[int]:
-    """Source frame index for output frames 0, 1, 2, ... (nearest frame in time; may repeat or skip)."""
-    ratio = 1.0 if not fps or fps <= 0 or not src_fps else src_fps / fps
-    j = 0
-    while True:
-        yield math.floor(j * ratio + 0.5)
-        j += 1
-
-
-def _source_fps(cap: cv2.VideoCapture) -> float | None:
-    fps = cap.get(cv2.CAP_PROP_FPS)
-    return float(fps) if math.isfinite(fps) and 0 < fps < 1000 else None  # broken header: keep frames
-
-
-def _resize(frame: np.ndarray, short_side: int | None) -> np.ndarray:
-    height, width = frame.shape[:2]
-    if not short_side or short_side <= 0 or min(height, width) == short_side:
-        return frame
-    scale = short_side / min(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(frame, size, interpolation=interp)
-
-
-def decode_frames(path: Path, fps: float | None, short_side: int | None) -> Iterator[np.ndarray]:
-    """Yield BGR uint8 frames of ``path`` at ``fps`` with the short side resized to ``short_side``."""
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise VideoReadError(f"OpenCV cannot open {path}")
-    try:
-        targets = resample_indices(_source_fps(cap), fps)
-        want, index = next(targets), 0
-        while True:
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                return
-            while want == index:
-                yield _resize(frame, short_side)
-                want = next(targets)
-            index += 1
-    finally:
-        cap.release()
 
 
 # --------------------------------------------------------------------------- one video
@@ -204,15 +169,15 @@ def read_marker(folder: Path) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
 
 
-def _run_job(job: VideoJob, out: Path, s: ExtractSettings) -> dict:
+def _run_job(job: VideoJob, out: Path, s: ExtractSettings, threads: int | None) -> dict:
     """Worker entry point: never raises, so one bad video cannot stop the pool."""
-    if s.cv2_threads is not None:
-        cv2.setNumThreads(s.cv2_threads)
+    if threads is not None:
+        cv2.setNumThreads(threads)
         if s.flow_backend == "torch":
             import torch  # imported here: OpenCV-only workers never pay for torch
 
             # One thread per worker: with OpenMP's spinning barriers, oversubscribed torch runs 4x slower.
-            torch.set_num_threads(s.cv2_threads)
+            torch.set_num_threads(threads)
     result = {"video_id": job.video_id, "path": str(job.path)}
     try:
         return {**result, "status": "done", **extract_video(job, out, s)}
@@ -305,15 +270,17 @@ def _pool(workers: int):
 def _run_all(jobs: list[VideoJob], out: Path, s: ExtractSettings, workers: int, progress: bool):
     from tqdm.auto import tqdm
 
+    # Split the cores between worker processes (one process alone keeps OpenCV's own default).
+    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
     bar = tqdm(total=len(jobs), desc="prepare", unit="video", disable=not progress, mininterval=1.0)
     try:
         if workers <= 1:
             for job in jobs:
-                yield _run_job(job, out, s)
+                yield _run_job(job, out, s, threads)
                 bar.update()
             return
         with _pool(workers) as pool:
-            futures = [pool.submit(_run_job, job, out, s) for job in jobs]
+            futures = [pool.submit(_run_job, job, out, s, threads) for job in jobs]
             for future in as_completed(futures):
                 yield future.result()
                 bar.update()
@@ -328,39 +295,28 @@ def report_path(out: Path, shard: tuple[int, int]) -> Path:
 
 def prepare(
     dataset: str,
-    root,
-    out,
+    root: str | os.PathLike,
+    out: str | os.PathLike,
+    settings: ExtractSettings | None = None,
     *,
-    fps: float | None = 25.0,
-    short_side: int | None = 256,
-    flow_backend: str = "opencv",
-    bound: float = 20.0,
-    naming: str = "mars",
     workers: int = 2,
     shard: tuple[int, int] = (0, 1),
-    rounding: str = "round",
-    splits=None,
-    spec=None,
-    device: str | None = None,
-    jpeg_quality: int = 95,
-    flow_params: dict | None = None,
-    flow_batch: int = 16,
+    splits: str | os.PathLike | None = None,
+    spec: SyntheticSpec | None = None,
     progress: bool = True,
 ) -> PrepareReport:
     """Extract frames + flow of ``dataset`` ("synthetic", "ucf101", "hmdb51", "folder") into ``out``.
 
+    ``settings`` (default: ``ExtractSettings()``, the paper's 25 fps, short side 256, ±20 px) say how.
     For "synthetic", ``root`` is generated from ``spec`` (a SyntheticSpec, default spec) when it holds no
-    set yet. ``shard=(i, n)`` processes every n-th video from the i-th (sorted by id). ``flow_batch``
-    consecutive pairs go to one ``tvl1`` call. ``short_side`` / ``fps`` None keep the source's.
-    With ``workers > 1`` the pool uses spawned processes: call it under ``if __name__ == "__main__":``
-    in scripts (the CLI and notebooks need nothing). Returns the report, also written (last) to
+    set yet. ``shard=(i, n)`` processes every n-th video from the i-th (sorted by id). With ``workers > 1``
+    the pool uses spawned processes: call it under ``if __name__ == "__main__":`` in scripts (the CLI and
+    notebooks need nothing). Returns the report, also written (last) to
     ``<out>/prepare_report[_shard<i>of<n>].json``.
     """
     if dataset not in ("synthetic", "ucf101", "hmdb51", "folder"):
         raise ValueError(f"dataset must be synthetic, ucf101, hmdb51 or folder, got {dataset!r}")
-    if flow_backend not in ("opencv", "torch"):
-        raise ValueError(f"flow_backend must be 'opencv' or 'torch', got {flow_backend!r}")
-    layouts.get_naming(naming)
+    s = settings or ExtractSettings()
     root, out = Path(root), Path(out)
     if dataset == "synthetic":
         from .synthetic import make_synthetic
@@ -368,25 +324,11 @@ def prepare(
         make_synthetic(root, spec, progress=progress)
     elif not root.is_dir():
         raise FileNotFoundError(f"--root {root} does not exist")
-    threads = max(1, (os.cpu_count() or 1) // workers) if workers > 1 else None
-    s = ExtractSettings(
-        fps=fps,
-        short_side=short_side,
-        flow_backend=flow_backend,
-        device=device,
-        bound=float(bound),
-        rounding=rounding,
-        naming=layouts.get_naming(naming).name,
-        jpeg_quality=jpeg_quality,
-        flow_params=dict(flow_params or {}),
-        flow_batch=flow_batch,
-        cv2_threads=threads,
-    )
     splits_dir = None if dataset == "folder" else find_splits_dir(root, splits)
     jobs, missing = collect_jobs(dataset, root, splits_dir)
     jobs, missing = shard_items(jobs, shard), shard_items(missing, shard)
     report = PrepareReport(dataset, str(root), str(out), tuple(shard), total=len(jobs) + len(missing))
-    report.settings = {k: v for k, v in asdict(s).items() if k != "cv2_threads"}
+    report.settings = asdict(s)
     report.skipped.extend(missing)
     out.mkdir(parents=True, exist_ok=True)
     if splits_dir is not None:

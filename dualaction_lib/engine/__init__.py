@@ -1,4 +1,4 @@
-"""Training, evaluation and fusion (DESIGN §6).
+"""Training, evaluation and fusion (docs/architecture.md, "Runs").
 
 from dualaction_lib.engine import train, evaluate, fuse
 run_dir = train("cpu", method="ds", seed=0)

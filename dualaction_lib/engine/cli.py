@@ -4,7 +4,7 @@
     python -m dualaction_lib evaluate runs/cpu/ds_seed0 [--protocol multiclip]
     python -m dualaction_lib fuse runs/cpu/ds_seed0 runs/cpu/flow_seed0 [--method average]
 
-Any config key can be overridden with ``--section.key value`` (see ``dualaction_lib/config.py``).
+Any config key can be overridden with ``--section.key value`` (see ``dualaction_lib/config/schema.py``).
 Each command prints the run directory it wrote as its last stdout line.
 """
 

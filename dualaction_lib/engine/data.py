@@ -60,22 +60,25 @@ def ensure_prepared(cfg: Config) -> None:
             f"data.frames_root {frames} holds no extracted frames; run `python -m dualaction_lib prepare` "
             f"for {d.dataset} first"
         )
-    from dualaction_lib.data import extract
+    from dualaction_lib.data.extract import ExtractSettings, prepare
 
-    spec = synthetic_spec(d.synthetic)
-    print(f"[dualaction] preparing the synthetic benchmark in {d.root} → {frames}", file=sys.stderr)
-    extract.prepare(
-        "synthetic",
-        d.root,
-        frames,
+    spec = synthetic_spec(d.synthetic)  # a bad key fails before any work starts
+    settings = ExtractSettings(
         fps=d.fps,
         short_side=d.short_side,
         flow_backend=d.flow_backend,
         bound=d.flow_bound,
+        flow_params=dict(d.flow_params),
+    )
+    print(f"[dualaction] preparing the synthetic benchmark in {d.root} → {frames}", file=sys.stderr)
+    prepare(
+        "synthetic",
+        d.root,
+        frames,
+        settings,
         workers=d.prepare_workers,
         spec=spec,
         progress=cfg.progress,
-        flow_params=dict(d.flow_params),
     )
 
 

@@ -138,7 +138,7 @@ def evaluate(run_dir: str | Path, protocol: str | None = None, **overrides: Any)
     With the run's own protocol the result replaces eval.json / scores.pt; another protocol writes
     eval_<protocol>.json / scores_<protocol>.pt next to them. Returns the result dict.
     """
-    from dualaction_lib.engine.modeling import build_student
+    from dualaction_lib.engine.modeling import load_run_model
 
     run_dir = Path(run_dir)
     cfg = read_config(run_dir)
@@ -149,11 +149,7 @@ def evaluate(run_dir: str | Path, protocol: str | None = None, **overrides: Any)
         cfg = override(cfg, **overrides)
     rt = D.setup_runtime(cfg.device, cfg.amp)
     edata.ensure_prepared(cfg)
-    ckpt = torch.load(run_dir / "checkpoint.pt", map_location="cpu", weights_only=True)
-    classes = edata.class_names(cfg)
-    model = build_student(override(cfg, **{"model.pretrained": ""}), len(classes))
-    model.load_state_dict(ckpt["model"])
-    model.to(rt.device)
+    model = load_run_model(run_dir, cfg).to(rt.device)
     name = "eval.json" if cfg.eval.protocol == own else f"eval_{cfg.eval.protocol}.json"
     previous = run_dir / "eval.json"
     seconds = json.loads(previous.read_text()).get("train_seconds") if previous.exists() else None

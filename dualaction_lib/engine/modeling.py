@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +23,21 @@ STAGE_PREFIXES: dict[str, tuple[str, ...]] = {
 
 
 class StudentHead(nn.Module):
-    """``forward(x) → (logits, features)`` from ONE forward_features pass (DDP wraps this module)."""
+    """``forward(x) → (logits, features)`` from ONE pass through the network (DDP wraps this module).
 
-    def __init__(self, model: nn.Module, feature_names: tuple[str, ...] = ("pool",)) -> None:
+    ``features`` holds the named features the loss reads (``feature_names``, possibly none).
+    """
+
+    def __init__(self, model: nn.Module, feature_names: tuple[str, ...] = ()) -> None:
         super().__init__()
         self.model = model
-        self.names = tuple(dict.fromkeys((*feature_names, "pool")))  # pool always (classifier input)
+        self.feature_names = tuple(feature_names)
+        self._names = tuple(dict.fromkeys((*feature_names, "layer4")))  # layer4 feeds the classifier
 
     def forward(self, x: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
-        feats = self.model.forward_features(x, self.names)  # {"layer1": (B,C,T,H,W), …, "pool": (B,C)}
-        return self.model.forward_head(feats["pool"]), feats  # (B, K)
+        feats = self.model.forward_intermediates(x, self._names)  # {"layer1": (B,C,T,H,W), …, "pool": (B,C)}
+        logits = self.model.forward_head(feats["layer4"])  # (B, K)
+        return logits, {name: feats[name] for name in self.feature_names}
 
 
 def in_channels(modality: str) -> int:
@@ -47,21 +53,45 @@ def model_options(arch_widths: tuple[int, ...] | None, dropout: float, options: 
     return opts
 
 
-def build_student(cfg: Config, num_classes: int) -> nn.Module:
-    """The trained network: flow input for method 'flow', RGB otherwise; optional pretrained init."""
-    from dualaction_lib.models import build_model, load_weights
+def build_network(cfg: Config, num_classes: int) -> nn.Module:
+    """The run's architecture, freshly initialised: flow input for method 'flow', RGB otherwise."""
+    from dualaction_lib.models import build_model
 
     m = cfg.model
     chans = in_channels("flow" if cfg.method == "flow" else "rgb")
-    model = build_model(
+    return build_model(
         m.arch, in_channels=chans, num_classes=num_classes, **model_options(m.widths, m.dropout, m.options)
     )
+
+
+def build_student(cfg: Config, num_classes: int) -> nn.Module:
+    """The network to train: :func:`build_network`, the optional pretrained init, the frozen stages."""
+    from dualaction_lib.models import load_weights
+
+    model = build_network(cfg, num_classes)
+    m = cfg.model
     if m.pretrained:
         load_weights(
             model, m.pretrained, source=m.pretrained_source, num_classes=num_classes, adapt_in_channels=True
         )
     freeze_before(model, m.finetune_from)
     return model
+
+
+def load_run_model(run_dir: str | os.PathLike, cfg: Config | None = None) -> nn.Module:
+    """A trained run's network from its config.yaml and checkpoint.pt, on the CPU in eval mode.
+
+    ``cfg`` (default: the run's config.yaml) may carry overrides that do not change the architecture.
+    """
+    run_dir = Path(run_dir)
+    ckpt = run_dir / "checkpoint.pt"
+    if not ckpt.is_file():
+        raise FileNotFoundError(f"{run_dir} has no checkpoint.pt; train the run first")
+    cfg = cfg or read_config(run_dir)
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)["model"]
+    model = build_network(cfg, num_classes=state["fc.weight"].shape[0])
+    model.load_state_dict(state)
+    return model.eval()
 
 
 def freeze_before(model: nn.Module, first_stage: str) -> list[str]:
@@ -91,22 +121,10 @@ def load_teacher(cfg: Config, num_classes: int, device: torch.device) -> nn.Modu
 
     path = resolve_teacher_path(cfg)
     if path.is_dir():
-        tcfg = read_config(path)
-        if tcfg.method != "flow":
-            raise ValueError(f"teacher run {path} was trained with method {tcfg.method!r}, not 'flow'")
-        model = build_model(
-            tcfg.model.arch,
-            in_channels=2,
-            num_classes=num_classes,
-            **model_options(tcfg.model.widths, tcfg.model.dropout, tcfg.model.options),
-        )
-        ckpt = path / "checkpoint.pt"
-        if not ckpt.exists():
-            raise FileNotFoundError(
-                f"teacher run {path} has no checkpoint.pt; train it first (--method flow)"
-            )
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)["model"]
-        load_weights(model, state, source="native")
+        method = read_config(path).method
+        if method != "flow":
+            raise ValueError(f"teacher run {path} was trained with method {method!r}, not 'flow'")
+        model = load_run_model(path)
     elif path.is_file():
         d = cfg.distill
         model = build_model(

@@ -39,7 +39,7 @@ def tvl1(
     compile: bool = False,
     **params,
 ) -> np.ndarray:
-    """Dual TV-L1 optical flow from ``prev`` to ``nxt`` (DESIGN §3).
+    """Dual TV-L1 optical flow from ``prev`` to ``nxt`` (docs/architecture.md, "Optical flow").
 
     prev, nxt: grayscale ``(H, W)`` or ``(N, H, W)``, uint8 or float in [0, 255], numpy or torch.
     backend: ``"torch"`` (ours, batched, any torch device) or ``"opencv"`` (cv2.optflow reference).

@@ -1,7 +1,7 @@
 """Flow visualisation for the notebooks: Middlebury colour wheel, magnitude, overlays and arrows.
 
 Functions return numpy arrays or draw on a matplotlib Axes the caller owns; nothing here picks a
-backend or creates figures (DESIGN §7), so they work inline, headless and in the paper figures.
+backend or creates figures (docs/architecture.md), so they work inline, headless and in the paper figures.
 """
 
 from __future__ import annotations

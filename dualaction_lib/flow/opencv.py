@@ -1,6 +1,6 @@
 """OpenCV flow backends: the reference DualTVL1 (opencv-contrib) plus DIS and Farneback for comparison.
 
-All functions take the DESIGN §3 inputs (grayscale ``(H, W)`` or ``(N, H, W)``, uint8 or float in
+All functions take ``tvl1``'s inputs (grayscale ``(H, W)`` or ``(N, H, W)``, uint8 or float in
 [0, 255], numpy or torch) and return float32 numpy ``(..., H, W, 2)`` with ``[..., 0] = u`` (x).
 OpenCV is single-pair, so batches are a Python loop over pairs (each call is multi-threaded inside).
 """
@@ -12,7 +12,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-# DESIGN §3 snake_case name -> (OpenCV setter, cast). Defaults are OpenCV's (see TVL1_DEFAULTS).
+# tvl1's snake_case parameter name -> (OpenCV setter, cast). Defaults are OpenCV's (see TVL1_DEFAULTS).
 _TVL1_SETTERS: dict[str, tuple[str, type]] = {
     "tau": ("setTau", float),
     "lambda_": ("setLambda", float),
@@ -80,7 +80,7 @@ def _per_pair(prev, nxt, fn: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> 
 
 
 def make_tvl1(**params) -> cv2.optflow.DualTVL1OpticalFlow:
-    """A configured ``cv2.optflow.DualTVL1OpticalFlow`` (DESIGN's snake_case parameter names)."""
+    """A configured ``cv2.optflow.DualTVL1OpticalFlow`` (``tvl1``'s snake_case parameter names)."""
     algo = cv2.optflow.DualTVL1OpticalFlow_create()
     for name, value in normalize_params(params).items():
         setter, cast = _TVL1_SETTERS[name]

@@ -1,6 +1,9 @@
-"""Distillation losses, one per file (DESIGN §4): Eq. 1 MSE, Eq. 2 MAE, Eq. 3 Gram, Eq. 4 total."""
+"""Distillation losses, one per file: Eq. 1 MSE, Eq. 2 MAE, Eq. 3 Gram, Eq. 4 total.
 
-from dualaction_lib.losses.dual_action import DEFAULT_LAYERS, DualActionLoss
+The equations: docs/architecture.md, "Losses".
+"""
+
+from dualaction_lib.losses.dual_action import DEFAULT_LAYERS, DualActionLoss, parts_to_floats
 from dualaction_lib.losses.gram import GramLoss, gram_loss, gram_matrix
 from dualaction_lib.losses.mae import MultiLevelMAE, multilevel_mae
 from dualaction_lib.losses.mse import MarsMSE, mars_mse
@@ -15,4 +18,5 @@ __all__ = [
     "gram_matrix",
     "mars_mse",
     "multilevel_mae",
+    "parts_to_floats",
 ]

@@ -1,19 +1,21 @@
-"""The Dual-action Stream objective and its MARS special case (DESIGN §4, Eq. 4)."""
+"""The Dual-action Stream objective and its MARS special case (docs/architecture.md, "Losses", Eq. 4)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dualaction_lib.feature_names import DISTILL_LAYERS
 from dualaction_lib.losses.gram import gram_loss
 from dualaction_lib.losses.mae import multilevel_mae
 from dualaction_lib.losses.mse import mars_mse
 
-__all__ = ["DEFAULT_LAYERS", "DualActionLoss"]
+__all__ = ["DEFAULT_LAYERS", "DualActionLoss", "parts_to_floats"]
 
-DEFAULT_LAYERS: tuple[str, ...] = ("layer1", "layer2", "layer3", "layer4", "pool")
+DEFAULT_LAYERS: tuple[str, ...] = DISTILL_LAYERS  # layer1 … layer4 and the pooled feature
 
 
 class DualActionLoss(nn.Module):
@@ -25,8 +27,10 @@ class DualActionLoss(nn.Module):
     * Plain CE: all three off.
 
     ``forward(logits, target, student_feats, teacher_feats)`` takes feature dicts as returned by
-    ``model.forward_features`` and returns ``(total, parts)``, ``parts`` being floats for logging
-    (``ce``, the enabled terms, ``total``). Teacher features are detached inside.
+    ``model.forward_intermediates`` and returns ``(total, parts)``: ``parts`` holds each term (``ce``,
+    the enabled terms, ``total``) as a detached 0-dim tensor, so computing the loss never waits for the
+    device; :func:`parts_to_floats` turns them into floats for logging (one transfer). Teacher features
+    are detached inside.
     ``feature_names`` lists the features the loss reads (ask the models only for those).
     """
 
@@ -55,7 +59,7 @@ class DualActionLoss(nn.Module):
         target: Tensor,
         student_feats: Mapping[str, Tensor],
         teacher_feats: Mapping[str, Tensor],
-    ) -> tuple[Tensor, dict[str, float]]:
+    ) -> tuple[Tensor, dict[str, Tensor]]:
         ce = F.cross_entropy(logits.float(), target)
         terms: dict[str, Tensor] = {}
         if self.feature_names:
@@ -74,10 +78,16 @@ class DualActionLoss(nn.Module):
         total = ce
         if terms:
             total = ce + self.alpha * sum(terms.values())
-        parts = {"ce": float(ce.detach()), **{k: float(v.detach()) for k, v in terms.items()}}
-        parts["total"] = float(total.detach())
+        parts = {"ce": ce.detach(), **{k: v.detach() for k, v in terms.items()}, "total": total.detach()}
         return total, parts
 
     def extra_repr(self) -> str:
         on = [n for n in ("mae", "gram", "mse") if getattr(self, n)]
         return f"alpha={self.alpha}, terms={on}, layers={self.layers}"
+
+
+def parts_to_floats(parts: Mapping[str, Tensor]) -> dict[str, float]:
+    """The loss terms as Python floats, fetched from the device in one transfer (for logging)."""
+    keys = list(parts)
+    values = torch.stack([parts[k].float() for k in keys]).tolist() if keys else []
+    return dict(zip(keys, values, strict=True))

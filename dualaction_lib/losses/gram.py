@@ -1,4 +1,4 @@
-"""Gram matrices and the multi-level Gram loss (DESIGN §4, Eq. 3)."""
+"""Gram matrices and the multi-level Gram loss (docs/architecture.md, "Losses", Eq. 3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Multi-level mean absolute error between student and teacher features (DESIGN §4, Eq. 2)."""
+"""Multi-level mean absolute error between student and teacher features (Eq. 2, docs/architecture.md)."""
 
 from __future__ import annotations
 

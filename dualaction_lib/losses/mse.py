@@ -1,4 +1,4 @@
-"""MARS's feature-mimicking loss on the pooled pre-classifier feature (DESIGN §4, Eq. 1)."""
+"""MARS's feature-mimicking loss on the pooled pre-classifier feature (Eq. 1, docs/architecture.md)."""
 
 from __future__ import annotations
 

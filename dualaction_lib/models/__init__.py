@@ -1,4 +1,7 @@
-"""3D CNN backbones with MARS/Hara key names, checkpoint loading and late fusion (DESIGN §3, §6)."""
+"""3D CNN backbones with MARS/Hara key names, checkpoint loading and late fusion.
+
+Contract: docs/architecture.md, "Models".
+"""
 
 from dualaction_lib.models.checkpoints import (
     CheckpointError,

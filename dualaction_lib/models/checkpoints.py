@@ -1,4 +1,5 @@
-"""Loading MARS / Hara / torchvision / native weights and writing native checkpoints (DESIGN §3).
+"""Loading MARS / Hara / torchvision / native weights and writing native checkpoints (see
+docs/architecture.md, "Models").
 
 Files are always read with ``torch.load(weights_only=True)``: a checkpoint that carries code is refused,
 never executed. Native checkpoints are written atomically (temp file + rename).
@@ -184,7 +185,7 @@ def load_weights(
     adapt_in_channels: bool = False,
     strict: bool = True,
 ) -> LoadReport:
-    """Load MARS / Hara / torchvision / native weights into ``model`` (DESIGN §3); returns a report.
+    """Load MARS / Hara / torchvision / native weights into ``model``; returns a report.
 
     Unwraps ``{'state_dict': …}`` / ``{'model': …}``, strips ``module.``, maps torchvision keys, tolerates
     a missing ``num_batches_tracked``.

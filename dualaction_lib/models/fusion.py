@@ -1,4 +1,7 @@
-"""Late fusion of frozen streams' class scores (DESIGN §6): averaging baseline and attention fusion."""
+"""Late fusion of frozen streams' class scores: averaging baseline and attention fusion.
+
+Where it sits in the data flow: docs/architecture.md.
+"""
 
 from __future__ import annotations
 

@@ -1,10 +1,15 @@
-"""3D ResNets / ResNeXts with MARS/Hara key names (DESIGN §3), plus torchvision's r3d_18 architecture.
+"""3D ResNets / ResNeXts with MARS/Hara key names, plus torchvision's r3d_18 architecture.
+
+Contract: docs/architecture.md, "Models".
 
 Key names are Hara's (``conv1, bn1, layerL.B.{conv1,bn1,conv2,bn2[,conv3,bn3]}, layerL.0.downsample.{0,1},
 fc``), so MARS and Hara checkpoints load without renaming; torchvision keys are mapped by
 :func:`dualaction_lib.models.checkpoints.load_weights`.
 
-Layout of every model (shapes for ``resnext101`` on a 16×112² clip)::
+Layout of every model (shapes for ``resnext101`` on a 16×112² clip), with timm's feature contract:
+``forward_features(x)`` is the last stage, ``forward_head(f)`` pools and classifies it,
+``forward_intermediates(x, names)`` returns the named features below (what the losses read), and
+``feature_info`` lists channels and reductions per stage::
 
     conv1 → bn1 → relu → maxpool           "stem"    (B, 64, 8, 28, 28)
     layer1 (stride 1)                      "layer1"  (B, 256, 8, 28, 28)
@@ -26,11 +31,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dualaction_lib.feature_names import FEATURE_NAMES, STAGE_NAMES
+
 __all__ = ["ARCHS", "FEATURE_NAMES", "BasicBlock", "Bottleneck", "ResNet3D", "build_model"]
 
-#: Names returned by :meth:`ResNet3D.forward_features`, in forward order.
-FEATURE_NAMES: tuple[str, ...] = ("stem", "layer1", "layer2", "layer3", "layer4", "pool")
-_STAGES = ("layer1", "layer2", "layer3", "layer4")
+_LAYERS = STAGE_NAMES[1:]  # "layer1" … "layer4": the residual stages
 
 Shortcut = Literal["A", "B"]
 
@@ -177,13 +182,25 @@ class ResNet3D(nn.Module):
         self.bn1 = nn.BatchNorm3d(self.inplanes)
         self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool3d(kernel_size=3, stride=2, padding=1) if max_pool else nn.Identity()
-        self.feature_channels: dict[str, int] = {"stem": self.inplanes}
-        for index, (name, planes, blocks) in enumerate(zip(_STAGES, widths, layers, strict=True)):
+        pool_stride = 2 if max_pool else 1
+        reduction, reduction_t = 2 * pool_stride, stem_stride_t * pool_stride
+        # timm's feature_info, one dict per stage output; reduction_t is the temporal stride (ours).
+        self.feature_info: list[dict[str, Any]] = [
+            {
+                "num_chs": self.inplanes,
+                "reduction": reduction,
+                "reduction_t": reduction_t,
+                "module": "maxpool",
+            }
+        ]
+        for index, (name, planes, blocks) in enumerate(zip(_LAYERS, widths, layers, strict=True)):
             stride = 1 if index == 0 else 2
             stage = self._make_layer(block, planes, blocks, stride, shortcut, groups, base_width)
             setattr(self, name, stage)
-            self.feature_channels[name] = self.inplanes
-        self.feature_channels["pool"] = self.inplanes
+            reduction, reduction_t = reduction * stride, reduction_t * stride
+            self.feature_info.append(
+                {"num_chs": self.inplanes, "reduction": reduction, "reduction_t": reduction_t, "module": name}
+            )
         self.num_features = self.inplanes
         self.avgpool = nn.AdaptiveAvgPool3d(1)
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
@@ -229,10 +246,11 @@ class ResNet3D(nn.Module):
         nn.init.normal_(self.fc.weight, 0, 0.01)
         nn.init.zeros_(self.fc.bias)
 
-    def forward_features(self, x: Tensor, names: Iterable[str] | None = None) -> dict[str, Tensor]:
-        """Stage outputs in one pass: ``{"stem", "layer1", …, "layer4": (B, C, T, H, W), "pool": (B, C)}``.
+    def forward_intermediates(self, x: Tensor, names: Iterable[str] | None = None) -> dict[str, Tensor]:
+        """Named features in one pass: ``{"stem", "layer1", …, "layer4": (B, C, T, H, W), "pool": (B, C)}``.
 
-        ``names`` restricts the returned entries (and stops after the last stage needed).
+        ``names`` (default: all of :data:`FEATURE_NAMES`) selects and orders the entries; the pass stops
+        after the last stage needed.
         """
         wanted = FEATURE_NAMES if names is None else tuple(names)
         unknown = [n for n in wanted if n not in FEATURE_NAMES]
@@ -241,25 +259,30 @@ class ResNet3D(nn.Module):
         last = max((FEATURE_NAMES.index(n) for n in wanted), default=-1)
         feats: dict[str, Tensor] = {}
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))  # (B, C0, T', H/4, W/4)
-        if "stem" in wanted:
-            feats["stem"] = x
-        for index, name in enumerate(_STAGES, start=1):
+        feats["stem"] = x
+        for index, name in enumerate(_LAYERS, start=1):
             if index > last:
                 break
             x = getattr(self, name)(x)  # (B, C_i, T_i, H_i, W_i)
-            if name in wanted:
-                feats[name] = x
-        if last == len(FEATURE_NAMES) - 1:
-            feats["pool"] = self.avgpool(x).flatten(1)  # (B, C4)
+            feats[name] = x
+        if "pool" in wanted:
+            feats["pool"] = self.forward_head(x, pre_logits=True)  # (B, C4)
         return {n: feats[n] for n in wanted}
 
-    def forward_head(self, pooled: Tensor) -> Tensor:
-        """Classifier on the pooled feature: (B, C) → (B, num_classes)."""
-        return self.fc(self.dropout(pooled))
+    def forward_features(self, x: Tensor) -> Tensor:
+        """The last stage's output: (B, C_in, T, H, W) → (B, num_features, T', H', W')."""
+        return self.forward_intermediates(x, ("layer4",))["layer4"]
+
+    def forward_head(self, x: Tensor, pre_logits: bool = False) -> Tensor:
+        """Pool, dropout, fc: (B, C, T', H', W') → logits (B, num_classes), or the pooled (B, C)."""
+        x = self.avgpool(x).flatten(1)  # (B, C)
+        if pre_logits:
+            return x
+        return self.fc(self.dropout(x))
 
     def forward(self, x: Tensor) -> Tensor:
         """Logits ``(B, num_classes)`` for a clip batch ``x`` of shape (B, C, T, H, W)."""
-        return self.forward_head(self.forward_features(x, ("pool",))["pool"])
+        return self.forward_head(self.forward_features(x))
 
     def reset_classifier(self, num_classes: int) -> None:
         """Replace ``fc`` by a freshly initialised ``Linear(num_features, num_classes)``."""
@@ -287,7 +310,7 @@ ARCHS: dict[str, tuple[type[BasicBlock | Bottleneck], tuple[int, int, int, int],
 
 
 def build_model(arch: str, in_channels: int = 3, num_classes: int = 400, **options: Any) -> ResNet3D:
-    """Build a 3D ResNet by name (DESIGN §3).
+    """Build a 3D ResNet by name (docs/architecture.md, "Models").
 
     ``arch``: one of :data:`ARCHS` (``"resnext101"`` = MARS's network, ``"r3d_18"`` = torchvision's).
     ``options`` override the arch defaults: ``shortcut`` ("A"/"B"), ``stem_kernel_t``, ``stem_stride_t``,
@@ -319,7 +342,7 @@ def feature_shapes(model: ResNet3D, input_shape: Sequence[int]) -> dict[str, tup
     """Shapes of every named feature for an input of ``input_shape`` (B, C, T, H, W), computed on meta."""
     x = torch.empty(*input_shape, device="meta")
     meta = model if next(model.parameters()).is_meta else _to_meta(model)
-    return {k: tuple(v.shape) for k, v in meta.forward_features(x).items()}
+    return {k: tuple(v.shape) for k, v in meta.forward_intermediates(x).items()}
 
 
 def _to_meta(model: ResNet3D) -> ResNet3D:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from dualaction_lib.io import atomic_write_bytes
+from dualaction_lib.io import atomic_write_bytes, project_root
 
 FORMATS = ("png", "pdf")
 DPI = 120
@@ -22,8 +22,6 @@ def figures_dir(directory: str | os.PathLike | None = None) -> Path:
     env = os.environ.get("DUALACTION_FIGURES")
     if env:
         return Path(env)
-    from dualaction_lib.workbook import project_root
-
     return project_root() / "figures"
 
 

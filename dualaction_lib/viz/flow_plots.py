@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
+from dualaction_lib.flow.color import flow_to_color
+
 from .core import new_figure
-from .sources import endpoint_error
 
 
 def _color(flow: np.ndarray) -> np.ndarray:
-    from dualaction_lib.flow import flow_to_color
-
     return flow_to_color(flow)
 
 
@@ -74,24 +73,31 @@ def plot_magnitude_histograms(flows: dict[str, np.ndarray], bound: float = 20.0,
     return fig
 
 
-def plot_method_comparison(frame_rgb: np.ndarray, flows: dict, reference: str = "tvl1-opencv") -> Figure:
+def plot_method_comparison(
+    frame_rgb: np.ndarray,
+    flows: dict[str, np.ndarray],
+    errors: dict[str, float],
+    reference: str = "tvl1-opencv",
+) -> Figure:
     """Colour-coded flow of every method side by side, titled with the mean EPE to ``reference``.
 
-    ``flows``: ``{method: flow}``. Run times are not shown here: one cold call per method says little
-    (see ``plot_timings``).
+    ``flows``: ``{method: flow}``; ``errors``: ``{method: mean EPE to reference}`` (methods without an entry
+    get no EPE in their title). Run times are not shown here: one cold call per method says little (see
+    ``plot_timings``).
     """
     width = 3.2 * (len(flows) + 1)
     fig = new_figure(width, _row_height(width, len(flows) + 1, frame_rgb, 0.9))
     axes = fig.subplots(1, len(flows) + 1)
     axes[0].imshow(frame_rgb)
     axes[0].set_title("frame t")
-    ref = flows.get(reference)
     for ax, (name, flow) in zip(axes[1:], flows.items(), strict=True):
         ax.imshow(_color(flow))
-        if ref is None or name == reference:
-            ax.set_title(f"{name}\n(reference)" if name == reference else name, fontsize=9)
+        if name == reference:
+            ax.set_title(f"{name}\n(reference)", fontsize=9)
+        elif name in errors:
+            ax.set_title(f"{name}\nEPE vs {reference}: {errors[name]:.2f} px", fontsize=9)
         else:
-            ax.set_title(f"{name}\nEPE vs {reference}: {endpoint_error(flow, ref):.2f} px", fontsize=9)
+            ax.set_title(name, fontsize=9)
     for ax in axes:
         _hide_ticks(ax)
     return fig
@@ -100,7 +106,8 @@ def plot_method_comparison(frame_rgb: np.ndarray, flows: dict, reference: str = 
 def plot_timings(table, title: str = "") -> Figure:
     """Milliseconds per pair and pairs per second of each flow method, one pair vs the whole clip.
 
-    ``table``: the DataFrame of ``flow.timing.time_flow_methods`` (medians after a warm-up call).
+    ``table``: the DataFrame of ``flow.timing.time_flow_methods`` (medians after a warm-up call), as
+    ``study.inspection.FlowInspector.timings`` returns it.
     """
     modes = list(dict.fromkeys(table["mode"]))
     methods = list(dict.fromkeys(table["method"]))
@@ -137,13 +144,15 @@ def plot_timings(table, title: str = "") -> Figure:
 
 
 def plot_quantization_error(
-    flow: np.ndarray, roundtrip: dict[str, np.ndarray], bound: float = 20.0
+    flow: np.ndarray, roundtrip: dict[str, np.ndarray], errors: dict[str, np.ndarray], bound: float = 20.0
 ) -> Figure:
-    """What ±bound uint8 quantization and JPEG storage do to a flow field (maps + error histogram)."""
+    """What ±bound uint8 quantization and JPEG storage do to a flow field (maps + error histogram).
+
+    ``roundtrip``: the stored flows (``quantized``, ``jpeg``); ``errors``: their per-pixel EPE maps.
+    """
     fig = new_figure(13, max(3.2, _row_height(13, 4, flow, 1.0)))
     axes = fig.subplots(1, 4)
-    err_q = np.linalg.norm(roundtrip["quantized"] - flow, axis=-1)
-    err_j = np.linalg.norm(roundtrip["jpeg"] - flow, axis=-1)
+    err_q, err_j = errors["quantized"], errors["jpeg"]
     axes[0].imshow(_color(flow))
     axes[0].set_title("float flow")
     axes[1].imshow(_color(roundtrip["jpeg"]))
@@ -162,13 +171,3 @@ def plot_quantization_error(
     axes[3].set_title("Storage error distribution")
     axes[3].legend(fontsize=8)
     return fig
-
-
-def quantization_stats(flow: np.ndarray, roundtrip: dict[str, np.ndarray], bound: float = 20.0) -> dict:
-    """Numbers behind the figure: mean/max EPE of each storage step and the clipped fraction."""
-    stats = {"clipped_fraction": float((np.abs(flow) > bound).any(axis=-1).mean())}
-    for key, value in roundtrip.items():
-        error = np.linalg.norm(value - flow, axis=-1)
-        stats[f"{key}_mean_epe"] = float(error.mean())
-        stats[f"{key}_max_epe"] = float(error.max())
-    return stats

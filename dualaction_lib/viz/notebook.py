@@ -8,13 +8,11 @@ import os
 from pathlib import Path
 from typing import Any
 
-from dualaction_lib.io import atomic_write_json
+from dualaction_lib.io import atomic_write_json, project_root
 
 
 def setup() -> Path:
     """Work from the project root (as the CLI and the batch runner do); returns it."""
-    from dualaction_lib.workbook import project_root
-
     root = project_root()
     os.chdir(root)
     return root

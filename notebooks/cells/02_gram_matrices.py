@@ -21,11 +21,13 @@ interactive: bool = True  # True: widgets drive the views; False (batch): static
 figures_dir: str = "figures"  # where batch mode writes the PNG + PDF figures
 
 # %%
-from dualaction_lib.viz import features, notebook, widgets
+from dualaction_lib.feature_names import DISTILL_LAYERS
+from dualaction_lib.study.features import FeatureStudy, distance_table
+from dualaction_lib.viz import feature_plots, notebook, widgets
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
-study = features.FeatureStudy(f"{out_dir}/{preset}", seed, teacher_seed)
-pick_layer = widgets.dropdown(features.LAYERS, "layer3", "layer")
+study = FeatureStudy(f"{out_dir}/{preset}", seed, teacher_seed)
+pick_layer = widgets.dropdown(DISTILL_LAYERS, "layer3", "layer")
 pick_clip = widgets.slider(0, len(study) - 1, 0, description="test video")
 pick_model = widgets.dropdown(study.students, study.students[0], "student")
 print(f"teacher and students: {list(study.runs)}; {len(study)} test videos")
@@ -67,11 +69,11 @@ widgets.show_view(
 
 # %%
 distances = study.distances(max_videos)
-fig = features.plot_layer_distances(distances)
+fig = feature_plots.plot_layer_distances(distances)
 widgets.show_figure(fig, "02_layer_distances", interactive=interactive, figures_dir=figures_dir)
 
 # %%
-table = features.distance_table(distances)
+table = distance_table(distances)
 means = {
     f"{metric}/{model}/{layer}": value
     for (metric, model), column in table.items()

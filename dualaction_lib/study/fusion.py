@@ -1,4 +1,7 @@
-"""Notebook 04's computations: the stream pairs of one seed, both fusions of each, and per-video weights."""
+"""Notebook 04's data: the stream pairs of a seed, both fusions of each (``engine.fuse``), the weights.
+
+``viz.plots`` draws what these functions return.
+"""
 
 from __future__ import annotations
 
@@ -61,7 +64,12 @@ def fusion_summary(fused: dict[tuple[str, str], Path]) -> pd.DataFrame:
 
 
 def fusion_view(folder: str | os.PathLike) -> dict:
-    """Per-video arrays of one fusion: weights of stream A, both streams' test scores, labels, classes."""
+    """Per-video arrays of one fusion on the test split.
+
+    ``weights`` (V,) of stream A; ``scores_a`` / ``scores_b`` (V, K) raw scores; ``confidence_a`` /
+    ``confidence_b`` (V,) top softmax probability; ``right_a`` / ``right_b`` (V,) bool; ``labels`` (V,);
+    ``classes``; ``streams`` (the two run names).
+    """
     import torch
 
     from dualaction_lib.engine.fuse import align, load_scores
@@ -69,11 +77,17 @@ def fusion_view(folder: str | os.PathLike) -> dict:
     payload = torch.load(Path(folder) / "fusion.pt", map_location="cpu", weights_only=True)
     run_a, run_b = (Path(s) for s in payload["streams"])
     scores_a, scores_b, labels, _ = align(load_scores(run_a), load_scores(run_b), "test")
+    prob_a, prob_b = scores_a.softmax(1).numpy(), scores_b.softmax(1).numpy()  # (V, K)
+    labels = np.asarray(labels)
     return {
         "weights": payload["weights"][:, 0].float().numpy(),
         "scores_a": scores_a.numpy(),
         "scores_b": scores_b.numpy(),
-        "labels": np.asarray(labels),
+        "confidence_a": prob_a.max(1),
+        "confidence_b": prob_b.max(1),
+        "right_a": prob_a.argmax(1) == labels,
+        "right_b": prob_b.argmax(1) == labels,
+        "labels": labels,
         "classes": list(payload["classes"]),
         "streams": (run_a.name, run_b.name),
     }
@@ -81,9 +95,7 @@ def fusion_view(folder: str | os.PathLike) -> dict:
 
 def weight_statistics(view: dict) -> dict:
     """How the attention weight relates to correctness: mean weight of A when only A / only B is right."""
-    w, labels = view["weights"], view["labels"]
-    right_a = view["scores_a"].argmax(1) == labels
-    right_b = view["scores_b"].argmax(1) == labels
+    w, right_a, right_b = view["weights"], view["right_a"], view["right_b"]
     stats = {"mean_weight_a": float(w.mean()), "std_weight_a": float(w.std())}
     for name, mask in (("only_a_right", right_a & ~right_b), ("only_b_right", ~right_a & right_b)):
         stats[f"weight_a_when_{name}"] = float(w[mask].mean()) if mask.any() else None

@@ -1,0 +1,150 @@
+"""Presets and recipes from YAML, merged in order and type-checked into a Config.
+
+Resolution order (later wins): dataclass defaults → the preset's recipe (``configs/recipes/<recipe>.yaml``)
+→ the preset (``configs/<preset>.yaml``) → a different recipe asked for by the caller → overrides (keywords
+or CLI ``--key value``; dotted keys such as ``optim.lr`` address a section). Presets and recipes share one
+inheritance mechanism: a file may name a ``base`` (a name in its kind's folder, or a YAML path) whose
+values it overrides.
+
+    from dualaction_lib.config import load_config
+    cfg = load_config("cpu", method="ds", seed=1, **{"optim.lr": 0.05})
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from dualaction_lib.config.coerce import from_dict
+from dualaction_lib.config.schema import FREEFORM_KEYS, Config, ConfigError, to_dict
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"
+RECIPE_DIR = CONFIG_DIR / "recipes"
+
+
+def load_config(
+    preset: str | os.PathLike = "cpu", overrides: dict[str, Any] | None = None, **kwargs: Any
+) -> Config:
+    """Build a Config from a preset name (or YAML path) plus overrides (nested dicts or dotted keys)."""
+    preset_dict = read_layered(preset, CONFIG_DIR, "preset")
+    preset_dict.pop("preset", None)  # a preset is named after its file
+    user = _nest({**(overrides or {}), **kwargs})
+    base_recipe = preset_dict.get("recipe", Config.recipe)
+    recipe = user.get("recipe", base_recipe)
+    # A recipe chosen by the caller applies on top of the preset (e.g. the MARS recipe on the cpu preset).
+    layers = [read_recipe(base_recipe), preset_dict]
+    if recipe != base_recipe:
+        layers.append(read_recipe(recipe))
+    merged: dict[str, Any] = {}
+    for layer in [*layers, user]:
+        _deep_update(merged, copy.deepcopy(layer))
+    merged.setdefault("preset", Path(str(preset)).stem)
+    merged["recipe"] = recipe
+    cfg = from_dict(merged)
+    validate(cfg)
+    return cfg
+
+
+def list_presets() -> list[str]:
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def list_recipes() -> list[str]:
+    return sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
+
+
+def read_recipe(name: str) -> dict[str, Any]:
+    if not (RECIPE_DIR / f"{name}.yaml").is_file():
+        raise ConfigError(f"recipe: unknown recipe {name!r}; choose from {list_recipes()}")
+    return read_layered(name, RECIPE_DIR, "recipe")
+
+
+def read_layered(
+    name: str | os.PathLike, folder: Path, kind: str, _seen: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A preset or recipe file merged over the chain of files its ``base`` keys name."""
+    path = Path(name)
+    if path.suffix not in (".yaml", ".yml"):
+        path = folder / f"{name}.yaml"
+    if not path.exists():
+        available = sorted(p.stem for p in folder.glob("*.yaml"))
+        raise ConfigError(f"{kind}: no {kind} {str(name)!r} ({path} missing); available: {available}")
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{kind}: {path} must hold a mapping")
+    base = data.pop("base", None)
+    if base is None:
+        return _nest(data)
+    if base in _seen:
+        raise ConfigError(f"base: {kind} inheritance loop through {base!r} in {path}")
+    merged = read_layered(base, folder, kind, (*_seen, str(name)))
+    _deep_update(merged, _nest(data))
+    return merged
+
+
+def override(cfg: Config, overrides: dict[str, Any] | None = None, **kwargs: Any) -> Config:
+    """A copy of ``cfg`` with overrides (nested dicts or dotted keys), type-checked like load_config."""
+    merged = to_dict(cfg)
+    _deep_update(merged, _nest({**(overrides or {}), **kwargs}))
+    out = from_dict(merged)
+    validate(out)
+    return out
+
+
+def validate(cfg: Config) -> None:
+    """Checks beyond types and choices (those are the schema's annotations)."""
+    positive = {
+        "optim.epochs": cfg.optim.epochs,
+        "log_every": cfg.log_every,
+        "optim.batch_size": cfg.optim.batch_size,
+        "data.clip_len": cfg.data.clip_len,
+        "data.crop_size": cfg.data.crop_size,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise ConfigError(f"{key}: must be positive, got {value}")
+    if not (cfg.device in ("auto", "cpu") or cfg.device.startswith("cuda")):
+        raise ConfigError(f"device: {cfg.device!r} is not auto, cpu or cuda[:N]")
+
+
+def save_config(cfg: Config, path: str | os.PathLike) -> None:
+    from dualaction_lib.io import atomic_write_yaml
+
+    atomic_write_yaml(path, cfg.to_dict())
+
+
+def read_config(path: str | os.PathLike) -> Config:
+    """Read a run directory's config.yaml (or the file itself) back into a Config."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "config.yaml"
+    return from_dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def _nest(flat: dict[str, Any]) -> dict[str, Any]:
+    """{'optim.lr': 1, 'data': {'split': 2}} → {'optim': {'lr': 1}, 'data': {'split': 2}}."""
+    out: dict[str, Any] = {}
+    for key, value in flat.items():
+        *parents, leaf = str(key).split(".")
+        node = out
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{key}: {part!r} is not a section")
+        if isinstance(value, dict) and isinstance(node.get(leaf), dict):
+            _deep_update(node[leaf], _nest(value))
+        else:
+            node[leaf] = _nest(value) if isinstance(value, dict) and leaf not in FREEFORM_KEYS else value
+    return out
+
+
+def _deep_update(dst: dict[str, Any], src: dict[str, Any]) -> None:
+    for key, value in src.items():
+        if isinstance(value, dict) and isinstance(dst.get(key), dict) and key not in FREEFORM_KEYS:
+            _deep_update(dst[key], value)
+        else:
+            dst[key] = value

@@ -1,0 +1,154 @@
+"""The run configuration's schema: one dataclass per concern, with typed fields and their choices.
+
+A field whose values are a fixed set is annotated ``Literal[...]``, which the coercion
+(:func:`dualaction_lib.config.coerce.coerce`) checks: the allowed values are written once, here.
+Defaults are the seed paper's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from dualaction_lib.feature_names import DISTILL_LAYERS, FeatureName
+
+Method = Literal["flow", "rgb", "mars", "ds", "ds_mae", "ds_gram"]
+Stage = Literal["stem", "layer1", "layer2", "layer3", "layer4", "fc"]  # trainable stages, forward order
+WeightSource = Literal["auto", "mars", "hara", "torchvision", "native"]
+
+METHODS: tuple[str, ...] = typing.get_args(Method)
+DISTILL_METHODS: tuple[str, ...] = ("mars", "ds", "ds_mae", "ds_gram")
+STAGES: tuple[str, ...] = typing.get_args(Stage)
+# dict-valued fields: their keys belong to another API (build_model, tvl1, SyntheticSpec), not to the config
+FREEFORM_KEYS = ("options", "synthetic", "flow_params")
+
+
+class ConfigError(ValueError):
+    """A configuration key is unknown or its value has the wrong type; the message names the dotted key."""
+
+
+@dataclass
+class DataConfig:
+    dataset: Literal["synthetic", "ucf101", "hmdb51"] = "synthetic"
+    root: str = "data/synthetic"  # raw set: <root>/videos/<class>/*.avi + <root>/splits (prepare input)
+    frames_root: str = "data/synthetic/frames"  # extracted frames + flow, <frames_root>/splits
+    split: int = 1
+    clip_len: int = 16  # T consecutive frames per clip
+    crop_size: int = 112
+    scales: tuple[float, ...] = (1.0, 0.8408964, 0.7071068, 0.5946036, 0.5)  # MARS multi-scale crop
+    flip: bool = True  # flips negate flow-x
+    norm: Literal["mars", "kinetics"] = "mars"
+    num_workers: int = 0
+    auto_prepare: bool = True  # synthetic only: generate + extract when frames_root is missing
+    fps: float = 25.0  # extraction (prepare) settings
+    short_side: int = 256
+    flow_backend: Literal["opencv", "torch"] = "opencv"
+    flow_bound: float = 20.0
+    prepare_workers: int = 2  # extraction processes
+    flow_params: dict[str, Any] = field(default_factory=dict)  # TV-L1 overrides, e.g. {nscales: 2}
+    synthetic: dict[str, Any] = field(default_factory=dict)  # SyntheticSpec overrides
+
+
+@dataclass
+class ModelConfig:
+    arch: str = "resnet18"  # see dualaction_lib.models.build_model
+    widths: tuple[int, ...] | None = None  # e.g. (16, 32, 64, 128) for tiny CPU models
+    dropout: float = 0.0
+    options: dict[str, Any] = field(default_factory=dict)  # other build_model keywords
+    pretrained: str = ""  # checkpoint path for load_weights ('' = from scratch)
+    pretrained_source: WeightSource = "auto"
+    finetune_from: Stage = "stem"  # first trained stage: stem (all) … layer4 (MARS: layer4 + fc), fc
+
+
+@dataclass
+class OptimConfig:
+    optimizer: Literal["sgd", "adamw"] = "sgd"
+    lr: float = 0.1
+    momentum: float = 0.9
+    dampening: float = 0.0
+    nesterov: bool = False
+    weight_decay: float = 5e-4
+    epochs: int = 250
+    batch_size: int = 32
+    scheduler: Literal["plateau", "cosine", "step", "none"] = "plateau"
+    patience: int = 10  # plateau: epochs without train-loss improvement before lr *= factor
+    factor: float = 0.1
+    step_size: int = 30  # step scheduler
+    warmup_epochs: int = 0  # linear warm-up (cosine / step)
+    grad_clip: float = 0.0  # max grad norm, 0 = off
+
+
+@dataclass
+class DistillConfig:
+    alpha: float = 50.0
+    layers: tuple[FeatureName, ...] = DISTILL_LAYERS  # DS feature levels (MARS always uses "pool")
+    teacher: str = "auto"  # flow run dir or checkpoint; auto = <out_dir>/<preset>/flow_seed<teacher_seed>
+    teacher_seed: int = 0
+    teacher_arch: str = ""  # for a bare checkpoint file; '' = same as model.arch
+    teacher_widths: tuple[int, ...] | None = None
+    teacher_source: WeightSource = "auto"  # load_weights source for a bare checkpoint file
+    auto_train_teacher: bool = True  # teacher 'auto' and missing → train it first
+
+
+@dataclass
+class EvalConfig:
+    protocol: Literal["mars", "multiclip"] = "mars"  # mars: all non-overlapping clips, centre crop
+    num_clips: int = 10  # multiclip protocol
+    crops: int = 3  # multiclip protocol
+    batch_size: int = 4  # videos per forward chunk
+    every: int = 0  # evaluate on test every N epochs during training (0 = only at the end)
+    train_scores: bool = True  # also score the train split (needed by fusion training)
+
+
+@dataclass
+class Config:
+    preset: str = "cpu"
+    recipe: str = "paper"  # a file of configs/recipes/: paper | mars | mars_finetune | cpu | …
+    method: Method = "ds"
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:1
+    amp: Literal["auto", "off", "bf16", "fp16"] = "auto"  # auto: bf16/fp16 on CUDA, off on CPU
+    threads: int = 0  # torch.set_num_threads (0 = leave as is)
+    deterministic: bool = True
+    out_dir: str = "runs"
+    name: str = ""  # run dir name; '' = <method>_seed<seed>
+    resume: bool = True  # continue from checkpoint.pt when the run dir has one
+    progress: bool = True  # tqdm bars
+    progress_interval: float = 5.0  # tqdm mininterval in seconds (throttles batch logs)
+    log_every: int = 10  # steps per metrics.jsonl record and NaN check: the step's only host sync
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    @property
+    def run_name(self) -> str:
+        return self.name or f"{self.method}_seed{self.seed}"
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) / self.preset / self.run_name
+
+    @property
+    def is_distill(self) -> bool:
+        return self.method in DISTILL_METHODS
+
+    def to_dict(self) -> dict[str, Any]:
+        return to_dict(self)
+
+
+def to_dict(section: Any) -> dict[str, Any]:
+    """A config (or one section) as a plain YAML-safe dict: tuples become lists."""
+    out = {}
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        if dataclasses.is_dataclass(value):
+            value = to_dict(value)
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[f.name] = value
+    return out

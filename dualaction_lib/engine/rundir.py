@@ -1,0 +1,101 @@
+"""A run directory's files: config.yaml (validated on resume), checkpoint.pt, metrics.jsonl.
+
+``<out_dir>/<preset>/<method>_seed<k>/`` holds config.yaml, metrics.jsonl, checkpoint.pt (every epoch,
+atomic), eval.json and scores.pt (written by :func:`dualaction_lib.engine.evaluate.evaluate_model`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dualaction_lib.config import FREEFORM_KEYS, Config, ConfigError, read_config, save_config
+from dualaction_lib.engine import distributed as D
+from dualaction_lib.io import atomic_write_text, read_jsonl
+
+# Keys a resumed run may change: they say how to run, not what is trained.
+_IGNORED_ON_RESUME = ("resume", "progress", "progress_interval", "log_every", "threads", "device", "amp")
+RUN_FILES = ("metrics.jsonl", "checkpoint.pt", "eval.json", "scores.pt")
+
+
+def prepare_run_dir(cfg: Config, run_dir: Path) -> bool:
+    """Create or validate the run directory; returns True when the run is already complete."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg_path = run_dir / "config.yaml"
+    if cfg_path.exists() and cfg.resume:
+        diff = sorted(_diff_keys(read_config(cfg_path).to_dict(), cfg.to_dict()))
+        if diff:
+            raise ConfigError(
+                f"{run_dir} holds a run with another config (keys differ: {', '.join(diff)}); "
+                f"pass resume=False to overwrite it, or choose another name"
+            )
+        return is_complete(cfg, run_dir)
+    if not cfg.resume:
+        for name in RUN_FILES:
+            (run_dir / name).unlink(missing_ok=True)
+    save_config(cfg, cfg_path)
+    return False
+
+
+def _diff_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
+    keys = []
+    for k in sorted(set(old) | set(new)):
+        if not prefix and k in _IGNORED_ON_RESUME:
+            continue
+        a, b = old.get(k), new.get(k)
+        if isinstance(a, dict) and isinstance(b, dict) and k not in FREEFORM_KEYS:
+            keys += _diff_keys(a, b, f"{prefix}{k}.")
+        elif a != b:
+            keys.append(f"{prefix}{k}")
+    return keys
+
+
+def is_complete(cfg: Config, run_dir: Path) -> bool:
+    return cfg.resume and (run_dir / "eval.json").exists() and (run_dir / "scores.pt").exists()
+
+
+def truncate_metrics(path: Path, start_epoch: int) -> None:
+    """Drop records logged after the checkpoint we resume from (an interrupted epoch)."""
+    if not path.exists():
+        return
+    keep = [r for r in read_jsonl(path) if r.get("epoch", -1) < start_epoch and r.get("kind") != "ddp"]
+    atomic_write_text(path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in keep))
+
+
+def save_checkpoint(
+    path: Path, model: nn.Module, optimizer: Any, scheduler: Any, epoch: int, cfg: Config
+) -> None:
+    from dualaction_lib.models import save_checkpoint as save_model
+
+    save_model(
+        path,
+        model,
+        optimizer=optimizer.state_dict(),
+        scheduler=scheduler.state_dict() if scheduler is not None else {},
+        epoch=epoch,
+        rng_state=D.rng_state(),
+        config=cfg.to_dict(),
+    )
+
+
+def resume(path: Path, model: nn.Module, optimizer: Any, scheduler: Any) -> int:
+    """Load model, optimizer, scheduler and RNG states; returns the first epoch still to train."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(ckpt["model"])
+    optimizer.load_state_dict(ckpt["optimizer"])
+    if scheduler is not None and ckpt.get("scheduler"):
+        scheduler.load_state_dict(ckpt["scheduler"])
+    D.set_rng_state(ckpt["rng_state"])
+    print(f"[dualaction] resuming {path.parent} after epoch {ckpt['epoch'] + 1}", file=sys.stderr)
+    return int(ckpt["epoch"]) + 1
+
+
+def clear_run(run_dir: str | Path) -> None:
+    """Delete a run directory (e.g. before retraining with another config under the same name)."""
+    shutil.rmtree(run_dir, ignore_errors=False)

@@ -1,0 +1,57 @@
+"""Mean and 95 % confidence interval over seeds (Student's t): the numbers the tables print and the
+error bars the plots draw.
+
+The half-width is ``t_{0.975, n-1} · s / √n`` with the sample standard deviation ``s``; a single value has
+no interval (NaN).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+# two-sided 95 % Student-t quantiles t_{0.975, df}; df > 30 uses the normal 1.96 (between listed df, the
+# next lower df: a slightly wider interval)
+_T975 = {
+    1: 12.706,
+    2: 4.303,
+    3: 3.182,
+    4: 2.776,
+    5: 2.571,
+    6: 2.447,
+    7: 2.365,
+    8: 2.306,
+    9: 2.262,
+    10: 2.228,
+    12: 2.179,
+    15: 2.131,
+    20: 2.086,
+    25: 2.060,
+    30: 2.042,
+}
+
+
+def t_quantile(df: int) -> float:
+    """t_{0.975, df}; NaN for df <= 0."""
+    if df <= 0:
+        return math.nan
+    known = [k for k in _T975 if k <= df]
+    return 1.96 if df > 30 else _T975[max(known)]
+
+
+def mean_ci(values: Iterable[float | None]) -> tuple[float, float, int]:
+    """(mean, 95 % CI half-width, n) of the non-missing values; the half-width is NaN for one value."""
+    x = np.asarray([v for v in values if v is not None and not math.isnan(v)], dtype=float)
+    if len(x) == 0:
+        return math.nan, math.nan, 0
+    half = t_quantile(len(x) - 1) * x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else math.nan
+    return float(x.mean()), float(half), len(x)
+
+
+def ci_interval(values: Iterable[float]) -> tuple[float, float]:
+    """(low, high) of the mean ± 95 % CI, for seaborn's ``errorbar=`` (no bar for a single value)."""
+    mean, half, _ = mean_ci(values)
+    half = 0.0 if math.isnan(half) else half
+    return mean - half, mean + half

@@ -1,0 +1,131 @@
+"""Notebook 03's data: the Config a notebook trains, and a run's metrics, scores and summary read back.
+
+``viz.training`` draws what these functions return; the ``*_view`` helpers put the two together.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from dualaction_lib.io import read_jsonl
+from dualaction_lib.viz import training
+
+if TYPE_CHECKING:
+    from dualaction_lib.config import Config
+
+
+def run_config(
+    preset: str,
+    method: str,
+    seed: int,
+    *,
+    alpha: float | None = None,
+    epochs: int | None = None,
+    name: str = "",
+    out_dir: str = "runs",
+    **overrides: Any,
+) -> Config:
+    """The Config notebook 03 trains: the preset plus the notebook's parameters.
+
+    ``alpha`` / ``epochs`` None keep the preset's value (``distill.alpha``, ``optim.epochs``).
+    """
+    from dualaction_lib.config import load_config
+
+    values = {"method": method, "seed": seed, "name": name, "out_dir": out_dir, **overrides}
+    if alpha is not None:
+        values["distill.alpha"] = alpha
+    if epochs is not None:
+        values["optim.epochs"] = epochs
+    return load_config(preset, **values)
+
+
+def load_metrics(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(step records, epoch records) of a run's metrics.jsonl as DataFrames (empty if not started)."""
+    path = Path(run_dir) / "metrics.jsonl"
+    records = read_jsonl(path) if path.exists() else []
+    steps = pd.DataFrame([r for r in records if r.get("kind") == "step"])
+    epochs = pd.DataFrame([r for r in records if r.get("kind") == "epoch"])
+    return steps, epochs
+
+
+def final_test_top1(run_dir: str | os.PathLike) -> float | None:
+    """The run's test video top-1 from eval.json, or None before evaluation."""
+    path = Path(run_dir) / "eval.json"
+    return json.loads(path.read_text(encoding="utf-8")).get("video_top1") if path.exists() else None
+
+
+def load_test_scores(run_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(scores (V, K), labels (V,), class names) of the run's test split from scores.pt."""
+    import torch
+
+    payload = torch.load(Path(run_dir) / "scores.pt", map_location="cpu", weights_only=True)
+    test = payload["test"]
+    return test["scores"].float().numpy(), np.asarray(test["labels"]), list(payload["classes"])
+
+
+def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, num_classes: int) -> np.ndarray:
+    """Counts ``C[true, predicted]``."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (labels, predicted), 1)
+    return matrix
+
+
+def run_summary(run_dir: str | os.PathLike) -> pd.Series:
+    """eval.json of a run plus its method/seed/alpha from config.yaml, as one Series."""
+    import yaml
+
+    run_dir = Path(run_dir)
+    result = json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))
+    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    info = {
+        "run": run_dir.name,
+        "method": config.get("method"),
+        "seed": config.get("seed"),
+        "alpha": config.get("distill", {}).get("alpha"),
+    }
+    keys = ("video_top1", "video_top5", "clip_top1", "num_videos", "num_clips", "train_seconds")
+    return pd.Series({**info, **{k: result.get(k) for k in keys}})
+
+
+def smoothing_control(run_dir: str | os.PathLike) -> dict:
+    """Slider spec (``widgets.show_view``) for the loss curves' running-mean window, in logged steps."""
+    from dualaction_lib.viz import widgets
+
+    num_steps = len(load_metrics(run_dir)[0])
+    return widgets.slider(
+        1, max(2, num_steps // 2), training.default_smoothing(num_steps), description="running mean (steps)"
+    )
+
+
+def curves_view(run_dir: str | os.PathLike, title: str = "", smoothing: int | None = None) -> Figure:
+    """The run's learning curves as they stand (metrics.jsonl and, once written, eval.json).
+
+    ``smoothing``: running-mean window of the loss terms in logged steps (None: ``default_smoothing``).
+    """
+    steps, epochs = load_metrics(run_dir)
+    return training.plot_training_curves(steps, epochs, final_test_top1(run_dir), title, smoothing)
+
+
+def confusion_view(run_dir: str | os.PathLike, title: str = "") -> Figure:
+    """The run's row-normalised test confusion matrix (video level)."""
+    scores, labels, classes = load_test_scores(run_dir)
+    matrix = confusion_matrix(scores.argmax(1), labels, len(classes))
+    return training.plot_confusion_matrix(matrix, classes, title)
+
+
+def live_curves(run_dir: str | os.PathLike, interactive: bool, title: str = "") -> training.LiveCurves:
+    """An ``on_epoch_end`` hook for ``engine.train`` that redraws the run's curves after every epoch.
+
+    Use it as a context manager around training: when training ends the live figure gives way to one line,
+    so the notebook's curves view is the only copy of the curves.
+    """
+    return training.LiveCurves(
+        lambda: curves_view(run_dir, title), interactive, name=title or Path(run_dir).name
+    )
