@@ -9,6 +9,7 @@ import pytest
 from dualaction_lib.data.layouts import (
     MARS,
     MMACTION2,
+    MMACTION2_FROM_1,
     SplitFileError,
     available_splits,
     detect_naming,
@@ -155,10 +156,83 @@ def test_detect_naming(tmp_path):
         (("00001.jpg", "img_00000.jpg"), "both"),
         (("frame1.jpg",), "neither"),
         (("00000.jpg", "00001.jpg"), "first index is 00000"),
-        (("img_00001.jpg",), "first index is 00001"),
+        (("img_00002.jpg",), "first index is 00002, expected 00000 or 00001"),
+        (
+            ("img_00001.jpg", "flow_x_00000.jpg"),
+            r"start at different numbers \(frames at 00001, flow-x at 00000",
+        ),
     ],
 )
 def test_detect_naming_refuses_to_guess(tmp_path, names, message):
     _touch(tmp_path / "Cls/v1", *names)
     with pytest.raises(ValueError, match=message):
         detect_naming(tmp_path)
+
+
+def test_img_folders_are_read_from_either_base(tmp_path):
+    """open-mmlab/denseflow writes img_00000.jpg first; yjxiong/dense_flow and mmaction2 (start_index=1)
+    write img_00001.jpg first. Both are detected and named from their own first index."""
+    zero = _touch(
+        tmp_path / "denseflow/Cls/v1",
+        "img_00000.jpg",
+        "img_00001.jpg",
+        "flow_x_00000.jpg",
+        "flow_y_00000.jpg",
+    )
+    one = _touch(
+        tmp_path / "dense_flow/Cls/v1",
+        "img_00001.jpg",
+        "img_00002.jpg",
+        "flow_x_00001.jpg",
+        "flow_y_00001.jpg",
+    )
+    assert detect_naming(zero) is MMACTION2 and detect_naming(one) is MMACTION2_FROM_1
+    assert (MMACTION2_FROM_1.rgb(0), MMACTION2_FROM_1.flow(0, 0)) == ("img_00001.jpg", "flow_x_00001.jpg")
+
+
+# --------------------------------------------------------------------------- empty and ill-formed splits
+
+
+@pytest.mark.parametrize("emptied", ["trainlist01.txt", "testlist01.txt"])
+def test_an_empty_list_is_named(tmp_path, emptied):
+    splits = write_ucf(tmp_path, splits=(1,))
+    (splits / emptied).write_text("")
+    with pytest.raises(SplitFileError, match=rf"{emptied}: no videos listed") as err:
+        load_index("ucf101", splits, 1)
+    assert "\n" not in str(err.value)
+
+
+def test_both_lists_empty_names_the_train_list(tmp_path):
+    splits = write_ucf(tmp_path, splits=(1,))
+    (splits / "trainlist01.txt").write_text("\r\n")
+    (splits / "testlist01.txt").write_text("")
+    with pytest.raises(SplitFileError, match=r"trainlist01\.txt: no videos listed"):
+        load_index("ucf101", splits, 1)
+
+
+def test_hmdb_split_without_test_videos_is_named(tmp_path):
+    hmdb = write_hmdb(tmp_path)
+    for path in hmdb.glob("*_test_split1.txt"):
+        path.write_text(path.read_text().replace(" 2 ", " 0 "))
+    with pytest.raises(SplitFileError, match=r"\*_test_split1\.txt: no video tagged 2 \(test\)"):
+        load_index("hmdb51", hmdb, 1)
+
+
+def test_refusals_are_one_actionable_line(tmp_path):
+    splits = write_ucf(tmp_path, splits=(1,))
+    (splits / "classInd.txt").unlink()
+    with pytest.raises(FileNotFoundError, match=r"classInd\.txt not found: .* --splits") as err:
+        load_index("ucf101", splits, 1)
+    messages = [str(err.value)]
+    (splits / "classInd.txt").write_text("1 ApplyEyeMakeup\n2 Apply Lipstick\n3 HandstandPushups\n")
+    with pytest.raises(SplitFileError, match=r"classInd\.txt:2: class name 'Apply Lipstick' contains spaces"):
+        load_index("ucf101", splits, 1)
+    write_ucf(tmp_path, splits=(1,))
+    path = splits / "trainlist01.txt"
+    path.write_text(path.read_text().replace(".avi 3", ".avi 102", 1))
+    with pytest.raises(
+        SplitFileError, match=r"trainlist01\.txt:\d+: label 102 is out of range 1\.\.3"
+    ) as err:
+        load_index("ucf101", splits, 1)
+    messages.append(str(err.value))
+    assert all("\n" not in m for m in messages)

@@ -12,6 +12,7 @@ Every parse error names the file and the line number; nothing is guessed silentl
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,9 +49,19 @@ def _strip_video_ext(name: str) -> str:
 
 def parse_class_ind(path: Path) -> list[str]:
     """``classInd.txt`` -> class names in label order; indices must be exactly 1..C."""
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: a UCF-101 split folder holds classInd.txt, trainlist0k.txt and "
+            f"testlist0k.txt (pass the folder that has them with --splits)"
+        )
     classes: list[str] = []
     for number, line in _lines(path):
         parts = line.split()
+        if len(parts) > 2 and parts[0].isdigit():
+            raise SplitFileError(
+                f"{path}:{number}: class name {' '.join(parts[1:])!r} contains spaces; a class name is "
+                f"one token, the name of its video folder (e.g. 'ApplyEyeMakeup')"
+            )
         if len(parts) != 2 or not parts[0].isdigit():
             raise SplitFileError(f"{path}:{number}: expected '<index> <ClassName>', got {line!r}")
         if int(parts[0]) != len(classes) + 1:
@@ -83,12 +94,19 @@ def parse_ucf_list(path: Path, classes: list[str], split: str) -> list[VideoEntr
         if split == "train":
             if not parts[1].isdigit():
                 raise SplitFileError(f"{path}:{number}: label {parts[1]!r} is not an integer")
+            if not 1 <= int(parts[1]) <= len(classes):
+                raise SplitFileError(
+                    f"{path}:{number}: label {parts[1]} is out of range 1..{len(classes)} (labels are "
+                    f"1-based and classInd.txt lists {len(classes)} classes)"
+                )
             if int(parts[1]) - 1 != label:
                 raise SplitFileError(
                     f"{path}:{number}: label {parts[1]} (1-based) disagrees with class {class_name!r}, "
                     f"which is {label + 1} in classInd.txt"
                 )
         entries.append(VideoEntry(_strip_video_ext(parts[0]), label, split))
+    if not entries:
+        raise SplitFileError(f"{path}: no videos listed; a split needs both train and test videos")
     return entries
 
 
@@ -124,6 +142,12 @@ def load_hmdb51(splits_dir: Path, split: int = 1) -> tuple[list[VideoEntry], lis
             if _HMDB_TAGS[parts[1]] != "unused":
                 video_id = f"{class_name}/{_strip_video_ext(parts[0])}"
                 entries.append(VideoEntry(video_id, label, _HMDB_TAGS[parts[1]]))
+    for tag, kind in (("1", "train"), ("2", "test")):
+        if not any(e.split == kind for e in entries):
+            raise SplitFileError(
+                f"{Path(splits_dir) / f'*_test_split{split}.txt'}: no video tagged {tag} ({kind}); "
+                f"a split needs both train and test videos"
+            )
     return _check_unique(entries, Path(splits_dir)), classes
 
 
@@ -213,16 +237,24 @@ class FrameNaming:
 
 
 MARS = FrameNaming("mars", "", ("TVL1jpg_x_", "TVL1jpg_y_"), 1)
+# img_/flow_x_ folders come in both bases: open-mmlab/denseflow counts from 0, yjxiong/dense_flow and
+# mmaction2's RawframeDataset (start_index=1) from 1. prepare writes 0-based; loaders detect the base.
 MMACTION2 = FrameNaming("mmaction2", "img_", ("flow_x_", "flow_y_"), 0)
+MMACTION2_FROM_1 = dataclasses.replace(MMACTION2, start=1)
 NAMINGS = {"mars": MARS, "mmaction2": MMACTION2, "denseflow": MMACTION2}
+_BASES = {"mars": (1,), "mmaction2": (0, 1)}  # the first indices each naming is found with
 
 
-def get_naming(name: str | FrameNaming) -> FrameNaming:
-    if isinstance(name, FrameNaming):
-        return name
-    if name not in NAMINGS:
+def get_naming(name: str | FrameNaming, start: int | None = None) -> FrameNaming:
+    """A naming by name ("mars", "mmaction2"/"denseflow"), optionally with another first index."""
+    naming = name if isinstance(name, FrameNaming) else NAMINGS.get(name)
+    if naming is None:
         raise ValueError(f"frame naming must be one of {sorted(NAMINGS)}, got {name!r}")
-    return NAMINGS[name]
+    if start is None or start == naming.start:
+        return naming
+    if start not in _BASES[naming.name]:
+        raise ValueError(f"{naming.name} file indices start at {_BASES[naming.name]}, not {start}")
+    return MMACTION2_FROM_1 if naming.name == "mmaction2" else dataclasses.replace(naming, start=start)
 
 
 def _first_frame_folder(frames_dir: Path, max_depth: int = 3) -> Path:
@@ -238,33 +270,56 @@ def _first_frame_folder(frames_dir: Path, max_depth: int = 3) -> Path:
     raise FileNotFoundError(f"no .jpg frames found in {frames_dir} (searched {max_depth} levels deep)")
 
 
-def detect_naming(frames_dir) -> FrameNaming:
-    """Detect MARS vs mmaction2/denseflow naming from a video folder or a frames root.
+def naming_of_files(names, folder: Path) -> FrameNaming:
+    """The naming and index base of one video folder's file names.
 
-    Raises if both namings or neither occur, or if the indices start at the other convention's base
-    (e.g. a MARS-named ``00000.jpg``): an off-by-one is an error, not something to guess around.
+    Raises if both namings or neither occur, if frames, flow-x and flow-y start at different indices,
+    or if the first index is not a base the naming is written with (a MARS-named ``00000.jpg``): an
+    off-by-one is an error, not something to guess around.
+    """
+    hits = {}
+    for naming in (MARS, MMACTION2):
+        kinds = {
+            "frames": naming.rgb_pattern,
+            "flow-x": naming.flow_pattern(0),
+            "flow-y": naming.flow_pattern(1),
+        }
+        firsts = {}
+        for kind, pattern in kinds.items():
+            indices = [int(m[1]) for m in map(pattern.match, names) if m]
+            if indices:
+                firsts[kind] = min(indices)
+        if firsts:
+            hits[naming.name] = (naming, firsts)
+    if len(hits) != 1:
+        found = "both MARS and mmaction2" if hits else "neither MARS nor mmaction2"
+        raise ValueError(
+            f"{folder}: {found} frame names found (MARS: 00001.jpg, TVL1jpg_x_00001.jpg; "
+            f"mmaction2/denseflow: img_00000.jpg or img_00001.jpg, flow_x_…); pass the naming explicitly"
+        )
+    naming, firsts = next(iter(hits.values()))
+    if len(set(firsts.values())) > 1:
+        starts = ", ".join(f"{kind} at {first:05d}" for kind, first in firsts.items())
+        raise ValueError(
+            f"{folder}: file indices start at different numbers ({starts}); one folder uses one base"
+        )
+    first = next(iter(firsts.values()))
+    if first not in _BASES[naming.name]:
+        expected = " or ".join(f"{b:05d}" for b in _BASES[naming.name])
+        raise ValueError(
+            f"{folder}: {naming.name} names but the first index is {first:05d}, expected {expected}; "
+            f"refusing to guess an off-by-one"
+        )
+    return get_naming(naming, first)
+
+
+def detect_naming(frames_dir) -> FrameNaming:
+    """Detect MARS vs mmaction2/denseflow naming and its base from a video folder or a frames root.
+
+    A root is judged by its first video folder; loaders detect every other folder's base on its own.
     """
     frames_dir = Path(frames_dir)
     if not frames_dir.is_dir():
         raise FileNotFoundError(f"frames folder not found: {frames_dir}")
     folder = _first_frame_folder(frames_dir)
-    names = [p.name for p in folder.glob("*.jpg")]
-    hits = {}
-    for naming in (MARS, MMACTION2):
-        patterns = [naming.rgb_pattern, naming.flow_pattern(0), naming.flow_pattern(1)]
-        indices = [int(m[1]) for n in names for m in [p.match(n) for p in patterns] if m]
-        if indices:
-            hits[naming.name] = (naming, min(indices))
-    if len(hits) != 1:
-        found = "both MARS and mmaction2" if hits else "neither MARS nor mmaction2"
-        raise ValueError(
-            f"{folder}: {found} frame names found (MARS: 00001.jpg, TVL1jpg_x_00001.jpg; "
-            f"mmaction2/denseflow: img_00000.jpg, flow_x_00000.jpg); pass the naming explicitly"
-        )
-    naming, first = next(iter(hits.values()))
-    if first != naming.start:
-        raise ValueError(
-            f"{folder}: {naming.name} names but the first index is {first:05d}, expected "
-            f"{naming.start:05d} ({naming.name} is {naming.start}-based); refusing to guess an off-by-one"
-        )
-    return naming
+    return naming_of_files([p.name for p in folder.glob("*.jpg")], folder)
