@@ -115,12 +115,18 @@ def run_prepare(args) -> int:
     )
     print(
         f"prepare: {report.extracted} extracted, {report.already_done} already done, "
-        f"{len(report.skipped)} skipped of {report.total} videos in shard {args.shard[0]}/{args.shard[1]}; "
+        f"{len(report.skipped)} skipped, {len(report.partial)} partial of {report.total} videos in shard "
+        f"{args.shard[0]}/{args.shard[1]}; "
         f"{report.frames} frames, {report.flows} flows in {report.seconds:.1f} s "
         f"({report.videos_per_s:.2f} videos/s, {report.pairs_per_s:.1f} pairs/s)"
     )
     for item in report.skipped:
         print(f"  skipped {item['video_id']}: {item['reason']}")
+    for item in report.partial:
+        print(
+            f"  partial {item['video_id']}: {item['frames_decoded']} of {item['frames_declared']} source "
+            f"frames decodable (the stream ends early); {item['frames']} frames kept"
+        )
     print(f"report: {report.report_path}")
     if report.errors:
         print(f"prepare: {len(report.errors)} video(s) failed with unexpected errors (see the report)")

@@ -38,21 +38,60 @@ def _resize(frame: np.ndarray, short_side: int | None) -> np.ndarray:
     return cv2.resize(frame, size, interpolation=interp)
 
 
+def _declared_frames(cap: cv2.VideoCapture) -> int | None:
+    count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+    return int(count) if math.isfinite(count) and count > 0 else None  # streams may not declare it
+
+
+class DecodedVideo:
+    """BGR uint8 frames of ``path`` at ``fps``, short side resized; counts what was decodable.
+
+    Iterate once. Afterwards ``source_frames`` is the number of clean source frames, ``declared_frames``
+    the container's frame count (None if it gives none) and ``partial`` tells whether the stream ended
+    before its declared length. A stream cut short (a truncated file) ends in the middle of a frame's
+    data, and decoders conceal the rest (a grey or smeared band) without reporting it, so the last frame
+    decoded before the early end is dropped: it is the one the cut went through.
+    """
+
+    def __init__(self, path: Path, fps: float | None, short_side: int | None) -> None:
+        self.path, self.fps, self.short_side = Path(path), fps, short_side
+        self.source_frames = 0
+        self.declared_frames: int | None = None
+
+    @property
+    def partial(self) -> bool:
+        return self.declared_frames is not None and self.source_frames < self.declared_frames
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            raise VideoReadError(f"OpenCV cannot open {self.path}")
+        try:
+            self.declared_frames = _declared_frames(cap)
+            targets = resample_indices(_source_fps(cap), self.fps)
+            want, index = next(targets), 0
+            held = None  # the last frame read, yielded once the next read shows the stream goes on
+            while True:
+                ok, frame = cap.read()
+                if not ok or frame is None:
+                    break
+                if held is not None:
+                    while want == index:
+                        yield _resize(held, self.short_side)
+                        want = next(targets)
+                    index += 1
+                held = frame
+            self.source_frames = index
+            early_end = self.declared_frames is not None and index + 1 < self.declared_frames
+            if held is not None and not early_end:
+                self.source_frames = index + 1
+                while want == index:
+                    yield _resize(held, self.short_side)
+                    want = next(targets)
+        finally:
+            cap.release()
+
+
 def decode_frames(path: Path, fps: float | None, short_side: int | None) -> Iterator[np.ndarray]:
     """Yield BGR uint8 frames of ``path`` at ``fps`` with the short side resized to ``short_side``."""
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise VideoReadError(f"OpenCV cannot open {path}")
-    try:
-        targets = resample_indices(_source_fps(cap), fps)
-        want, index = next(targets), 0
-        while True:
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                return
-            while want == index:
-                yield _resize(frame, short_side)
-                want = next(targets)
-            index += 1
-    finally:
-        cap.release()
+    yield from DecodedVideo(path, fps, short_side)

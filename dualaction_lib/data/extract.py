@@ -6,14 +6,15 @@ from frame i to frame i+1. Flow is clipped to +-bound and mapped to [0, 255] by
 ``dualaction_lib.flow.quantize.quantize_flow``; the default rounding is "round" (unbiased, error at most
 half a level = 0.078 px for bound 20); "truncate" reproduces MARS's files. A ``.done.json`` marker,
 written last, makes a video finished: a rerun skips it, and a folder without it is wiped and redone.
+Every setting that changes the files is recorded (``data.prepared``): a rerun with other ones is refused.
 
 Bad input never stops a run: unreadable or corrupt videos, videos with fewer than 2 frames and
-videos listed in a split but missing on disk are skipped, counted and listed in the report.
+videos listed in a split but missing on disk are skipped, counted and listed in the report. A video
+whose stream ends before its declared length keeps its clean frames and is listed as ``partial``.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import time
@@ -28,15 +29,12 @@ import numpy as np
 
 from dualaction_lib.io import atomic_write_bytes, atomic_write_json
 
-from . import layouts
-from .decode import VideoReadError, decode_frames
+from . import layouts, prepared
+from .decode import DecodedVideo, VideoReadError
+from .prepared import DONE_MARKER, read_marker  # read_marker: re-exported for callers of extract
 
 if TYPE_CHECKING:
     from .synthetic import SyntheticSpec
-
-DONE_MARKER = ".done.json"
-# Settings a finished video must share with a rerun (otherwise mixing would corrupt the data set).
-_MARKER_KEYS = ("fps", "short_side", "bound", "rounding", "naming", "flow_backend")
 
 
 FlowBackend = Literal["opencv", "torch"]
@@ -86,7 +84,10 @@ class PrepareReport:
     flows: int = 0
     seconds: float = 0.0
     skipped: list[dict] = field(default_factory=list)  # {video_id, path, reason, kind}
+    # {video_id, path, frames_decoded, frames_declared, frames}: the stream ended early (data.decode)
+    partial: list[dict] = field(default_factory=list)
     settings: dict = field(default_factory=dict)
+    fingerprint: dict = field(default_factory=dict)  # the settings that change the files
     report_path: str = ""
 
     @property
@@ -106,6 +107,7 @@ class PrepareReport:
         data = asdict(self)
         data.update(videos_per_s=self.videos_per_s, pairs_per_s=self.pairs_per_s)
         data["num_skipped"] = len(self.skipped)
+        data["num_partial"] = len(self.partial)
         return data
 
 
@@ -135,7 +137,7 @@ def _write_flows(folder: Path, gray: list[np.ndarray], first: int, s: ExtractSet
 
 
 def extract_video(job: VideoJob, out: Path, s: ExtractSettings) -> dict:
-    """Write frames, flows and the done marker of one video; returns {"frames", "flows"}."""
+    """Write frames, flows and the done marker of one video; returns the marker."""
     folder = out / job.video_id
     if folder.exists():
         shutil.rmtree(folder)  # no marker: half-written by an interrupted run
@@ -144,7 +146,8 @@ def extract_video(job: VideoJob, out: Path, s: ExtractSettings) -> dict:
     n_frames = n_flows = 0
     size = None
     gray: list[np.ndarray] = []  # frames of the pending flow batch (+ the overlap frame)
-    for frame in decode_frames(job.path, s.fps, s.short_side):
+    video = DecodedVideo(job.path, s.fps, s.short_side)
+    for frame in video:
         _write_jpeg(folder / naming.rgb(n_frames), frame, s.jpeg_quality)
         size = frame.shape[:2]
         n_frames += 1
@@ -153,20 +156,27 @@ def extract_video(job: VideoJob, out: Path, s: ExtractSettings) -> dict:
             n_flows += _write_flows(folder, gray, n_flows, s)
             gray = gray[-1:]  # the next batch starts at the last frame: no pair is dropped
     if n_frames < 2:
-        raise VideoReadError(f"{job.path}: {n_frames} decodable frame(s); at least 2 are needed for flow")
+        declared = f" of {video.declared_frames} declared" if video.partial else ""
+        raise VideoReadError(
+            f"{job.path}: {n_frames} decodable frame(s){declared}; at least 2 are needed for flow"
+        )
     if len(gray) > 1:
         n_flows += _write_flows(folder, gray, n_flows, s)
     if n_flows != n_frames - 1:  # cannot happen unless a flow backend drops pairs
         raise RuntimeError(f"{job.path}: {n_frames} frames but {n_flows} flows written")
-    marker = {k: getattr(s, k) for k in _MARKER_KEYS}
-    marker.update(frames=n_frames, flows=n_flows, size=list(size), source=str(job.path))
+    marker = prepared.fingerprint(s)
+    marker.update(frames=n_frames, flows=n_flows, start=naming.start, size=list(size), source=str(job.path))
+    marker.update(frames_decoded=video.source_frames, frames_declared=video.declared_frames)
+    marker["partial"] = video.partial
     atomic_write_json(folder / DONE_MARKER, marker)
-    return {"frames": n_frames, "flows": n_flows}
+    return marker
 
 
-def read_marker(folder: Path) -> dict | None:
-    path = Path(folder) / DONE_MARKER
-    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+def _partial_entry(video_id: str, marker: dict) -> dict:
+    keys = ("source", "frames_decoded", "frames_declared", "frames")
+    entry = {"video_id": video_id, **{k: marker.get(k) for k in keys}}
+    entry["path"] = entry.pop("source")
+    return entry
 
 
 def _run_job(job: VideoJob, out: Path, s: ExtractSettings, threads: int | None) -> dict:
@@ -180,7 +190,7 @@ def _run_job(job: VideoJob, out: Path, s: ExtractSettings, threads: int | None) 
             torch.set_num_threads(threads)
     result = {"video_id": job.video_id, "path": str(job.path)}
     try:
-        return {**result, "status": "done", **extract_video(job, out, s)}
+        return {**result, "status": "done", "marker": extract_video(job, out, s)}
     except VideoReadError as err:
         failure = {"kind": "bad_input", "reason": str(err)}
     except Exception as err:  # recorded in the report and turned into a non-zero exit by the CLI
@@ -240,15 +250,6 @@ def shard_items(items: list, shard: tuple[int, int]) -> list:
     if count < 1 or not 0 <= index < count:
         raise ValueError(f"shard must be (i, n) with 0 <= i < n, got {shard}")
     return items[index::count]
-
-
-def _check_marker(marker: dict, s: ExtractSettings, folder: Path) -> None:
-    for key in _MARKER_KEYS:
-        if marker.get(key) != getattr(s, key):
-            raise ValueError(
-                f"{folder} was extracted with {key}={marker.get(key)!r}, this run uses "
-                f"{getattr(s, key)!r}; use another --out or delete the old output"
-            )
 
 
 def copy_splits(dataset: str, splits_dir: Path, out: Path) -> list[str]:
@@ -328,7 +329,10 @@ def prepare(
     jobs, missing = collect_jobs(dataset, root, splits_dir)
     jobs, missing = shard_items(jobs, shard), shard_items(missing, shard)
     report = PrepareReport(dataset, str(root), str(out), tuple(shard), total=len(jobs) + len(missing))
-    report.settings = asdict(s)
+    report.settings, report.fingerprint = asdict(s), prepared.fingerprint(s)
+    for previous in prepared.read_reports(out):  # refused before any file is touched
+        recorded = previous.get("fingerprint") or previous.get("settings") or {}
+        prepared.check_same_settings(recorded, report.fingerprint, Path(previous["report_path"]), out)
     report.skipped.extend(missing)
     out.mkdir(parents=True, exist_ok=True)
     if splits_dir is not None:
@@ -339,18 +343,24 @@ def prepare(
         if marker is None:
             todo.append(job)
         else:
-            _check_marker(marker, s, out / job.video_id)
+            prepared.check_same_settings(marker, report.fingerprint, out / job.video_id, out)
             report.already_done += 1
+            if marker.get("partial"):
+                report.partial.append(_partial_entry(job.video_id, marker))
     start = time.perf_counter()
     for result in _run_all(todo, out, s, workers, progress):
         if result["status"] == "done":
+            marker = result["marker"]
             report.extracted += 1
-            report.frames += result["frames"]
-            report.flows += result["flows"]
+            report.frames += marker["frames"]
+            report.flows += marker["flows"]
+            if marker["partial"]:
+                report.partial.append(_partial_entry(result["video_id"], marker))
         else:
             report.skipped.append({k: result[k] for k in ("video_id", "path", "reason", "kind")})
     report.seconds = time.perf_counter() - start
     report.skipped.sort(key=lambda item: item["video_id"])
+    report.partial.sort(key=lambda item: item["video_id"])
     path = report_path(out, shard)
     report.report_path = str(path)
     atomic_write_json(path, report.to_dict())
