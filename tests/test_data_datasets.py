@@ -17,7 +17,8 @@ from dualaction_lib.data import (
     average_clip_scores,
     collate_videos,
 )
-from dualaction_lib.data.layouts import get_naming
+from dualaction_lib.data.check import DataWarning
+from dualaction_lib.data.layouts import MMACTION2, MMACTION2_FROM_1, get_naming
 from dualaction_lib.data.transforms import ACTIVITYNET_MEAN
 
 H, W = 48, 64
@@ -190,10 +191,41 @@ def test_too_few_frames(tmp_path):
         _ds(tmp_path, modality="flow")
 
 
-def test_missing_video_folder(tmp_path):
+def test_missing_video_folder_is_left_out_with_one_warning(tmp_path):
     write_video(tmp_path, "Cls/v_a", 6)
     entries = [VideoEntry("Cls/v_a", 0, "train"), VideoEntry("Cls/v_gone", 0, "train")]
-    with pytest.raises(FrameReadError, match="v_gone"):
-        VideoDataset(tmp_path, entries, "rgb")
-    ds = VideoDataset(tmp_path, entries, "rgb", missing="skip")
+    with pytest.warns(
+        DataWarning, match=r"^1 of 2 listed videos left out \(1 without a frame folder\)"
+    ) as seen:
+        ds = VideoDataset(tmp_path, entries, "rgb")
+    assert len(seen) == 1
     assert ds.video_ids == ["Cls/v_a"] and ds.missing == ["Cls/v_gone"]
+    assert ds.left_out[0].kind == "missing"
+    with pytest.raises(
+        FrameReadError, match=r"video 'Cls/v_gone' cannot be read \(no frame folder .*v_gone\)"
+    ) as err:
+        VideoDataset(tmp_path, entries, "rgb", missing="error")
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "naming", [MMACTION2, MMACTION2_FROM_1], ids=["denseflow-from-0", "dense_flow-from-1"]
+)
+def test_img_folders_of_either_base_give_the_same_clips(tmp_path, naming):
+    """Fixtures named like open-mmlab/denseflow (img_00000.jpg first) and like yjxiong/dense_flow or
+    mmaction2's start_index=1 (img_00001.jpg first): the base is detected and recorded per folder."""
+    write_video(tmp_path, "Cls/v_a", 6, naming)
+    entries = [VideoEntry("Cls/v_a", 0, "test")]
+    ds = VideoDataset(tmp_path, entries, "rgb+flow", clip_len=5, mode="test", crop_size=32, short_side=32)
+    assert ds.naming == naming and ds.records[0].naming.start == naming.start
+    sample = ds[0]
+    positions, _ = decode({"rgb": sample["rgb"][0], "flow": sample["flow"][0]})
+    assert positions.tolist() == [0, 1, 2, 3, 4]
+
+
+def test_a_folder_mixing_bases_is_refused(tmp_path):
+    folder = write_video(tmp_path, "Cls/v_a", 6, MMACTION2_FROM_1)
+    (folder / "flow_x_00005.jpg").unlink()
+    (folder / "flow_x_00000.jpg").write_bytes((folder / "flow_x_00001.jpg").read_bytes())
+    with pytest.raises(ValueError, match=r"v_a: file indices start at different numbers .*flow-x at 00000"):
+        _ds(tmp_path)

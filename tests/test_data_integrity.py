@@ -1,4 +1,5 @@
-"""Bad data on the data side: partial decodes, the output fingerprint, one-line refusals of prepare."""
+"""Bad data on the data side: prepare's skips left out everywhere, partial decodes, the output
+fingerprint, and the data check (library and ``python -m dualaction_lib check``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dualaction_lib.data import DataWarning, FrameReadError, build_datasets
+from dualaction_lib.data.check import check_videos, listed_videos
 from dualaction_lib.data.extract import ExtractSettings, prepare, read_marker
 from dualaction_lib.data.prepared import SettingsMismatchError
 from dualaction_lib.data.synthetic import SyntheticSpec, make_synthetic, write_video
@@ -58,6 +61,49 @@ def extracted(raw, tmp_path_factory) -> Path:
 @pytest.fixture
 def copy(extracted, tmp_path) -> Path:
     return Path(shutil.copytree(extracted, tmp_path / "frames"))
+
+
+# --------------------------------------------------------------------------- skipped means skipped
+
+
+@pytest.fixture(scope="module")
+def with_bad_videos(raw, tmp_path_factory) -> tuple[Path, object]:
+    """Three bad inputs: random bytes, zero bytes (both unreadable), and listed but missing."""
+    root = Path(shutil.copytree(raw, tmp_path_factory.mktemp("bad") / "raw"))
+    videos = root / "videos"
+    (videos / f"{IDS[0]}.avi").write_bytes(np.random.default_rng(0).bytes(5000))
+    (videos / f"{IDS[3]}.avi").write_bytes(b"")
+    (videos / f"{IDS[5]}.avi").unlink()
+    out = root.parent / "frames"
+    return out, run_prepare(root, out)
+
+
+def test_videos_prepare_skipped_are_left_out_with_one_warning(with_bad_videos):
+    out, report = with_bad_videos
+    assert len(report.skipped) == 3 and (out / "splits" / "trainlist01.txt").is_file()
+    assert IDS[0] in (out / "splits" / "testlist01.txt").read_text()  # still listed: the splits are copied
+    pattern = r"^3 of 6 listed videos left out \(3 skipped by prepare\); see .*prepare_report\.json$"
+    with pytest.warns(DataWarning, match=pattern) as seen:
+        train, test = build_datasets(out, modality="rgb+flow", clip_len=4, crop_size=28, short_side=32)
+    assert len(seen) == 1
+    assert (len(train), len(test)) == (3, 0)  # g01 videos are the test split: both were bad
+    assert sorted(train.missing + test.missing) == [IDS[0], IDS[3], IDS[5]]
+    assert {item.kind for item in train.left_out + test.left_out} == {"skipped"}
+    assert train[0]["rgb"].shape == (3, 4, 28, 28)  # what is left loads
+    strict = r"video '.*' cannot be read \(skipped by prepare: .*\); see .*prepare_report\.json, or pass"
+    with pytest.raises(FrameReadError, match=strict) as err:
+        build_datasets(out, modality="rgb", clip_len=4, crop_size=28, short_side=32, missing="error")
+    assert "\n" not in str(err.value)
+
+
+def test_skipped_videos_are_not_problems_for_the_check(with_bad_videos, capsys):
+    from dualaction_lib.__main__ import main
+
+    out, _ = with_bad_videos
+    assert main(["check", str(out)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert sum("skipped by prepare: " in line for line in lines) == 3
+    assert "0 problem(s) in 0 video(s); 3 skipped by prepare" in lines[-1]
 
 
 # --------------------------------------------------------------------------- partial decodes
@@ -122,6 +168,69 @@ def test_cli_prepare_refuses_another_jpeg_quality(raw, copy):
     assert proc.returncode != 0
     message = next(line for line in proc.stderr.splitlines() if "jpeg_quality=95 (this run: 50)" in line)
     assert str(copy) in message and "use another --out" in message
+
+
+# --------------------------------------------------------------------------- the data check
+
+
+def test_check_names_every_missing_truncated_or_inconsistent_file(copy):
+    first = copy / IDS[0]
+    (first / "TVL1jpg_x_00003.jpg").unlink()
+    data = (copy / IDS[1] / "00002.jpg").read_bytes()
+    (copy / IDS[1] / "00002.jpg").write_bytes(data[: len(data) // 2])
+    (copy / IDS[2] / "00004.jpg").write_bytes(b"")
+    (copy / IDS[3] / ".done.json").unlink()
+    shutil.copy(copy / IDS[4] / "00008.jpg", copy / IDS[4] / "00009.jpg")
+    result = check_videos(copy, [(i, None) for i in IDS])
+    found = {item.video_id: (item.kind, item.problems) for item in result.left_out}
+    assert set(found) == set(IDS[:5]) and result.videos == 6
+    assert found[IDS[0]] == (
+        "damaged",
+        [f"{first / 'TVL1jpg_x_00003.jpg'}: missing (its done marker counts it)"],
+    )
+    assert found[IDS[1]][1] == [f"{copy / IDS[1] / '00002.jpg'}: truncated JPEG (no end-of-image marker)"]
+    assert found[IDS[2]][1] == [f"{copy / IDS[2] / '00004.jpg'}: empty file (0 bytes)"]
+    assert found[IDS[3]][0] == "unfinished" and "no .done.json" in found[IDS[3]][1][0]
+    assert "1 frame file(s) beyond the 8 its done marker declares (first 00009)" in found[IDS[4]][1][0]
+    # RGB-only readers do not need the flow file that is gone.
+    assert IDS[0] not in check_videos(copy, [(IDS[0], "rgb")]).left_out_ids()
+
+
+def test_check_full_decodes_and_the_cli_prints_one_line_per_problem(copy, capsys):
+    from dualaction_lib.__main__ import main
+
+    assert main(["check", str(copy)]) == 0
+    assert "check: 6 videos, 132 files" in capsys.readouterr().out
+    garbage = b"\xff\xd8" + b"\x00\x01" * 50 + b"\xff\xd9"  # right markers, nothing decodable between
+    (copy / IDS[5] / "TVL1jpg_y_00007.jpg").write_bytes(garbage)
+    (copy / IDS[2] / "00001.jpg").unlink()
+    assert check_videos(copy, [(IDS[5], None)]).left_out == []  # fast: the markers are fine
+    full = check_videos(copy, [(IDS[5], None)], "full")
+    assert full.left_out[0].problems == [f"{copy / IDS[5] / 'TVL1jpg_y_00007.jpg'}: cannot decode JPEG"]
+    assert main(["check", str(copy), "--full"]) == 1
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[:-1] == [
+        f"{copy / IDS[2] / '00001.jpg'}: missing (its done marker counts it)",
+        f"{copy / IDS[5] / 'TVL1jpg_y_00007.jpg'}: cannot decode JPEG",
+    ]
+    assert "2 problem(s) in 2 video(s)" in lines[-1]
+    proc = cli("check", str(copy))
+    assert proc.returncode == 1 and f"{copy / IDS[2] / '00001.jpg'}: missing" in proc.stdout
+
+
+def test_check_of_frames_without_splits_or_markers(tmp_path):
+    """Folders written by other tools (denseflow, 0-based, no markers): checked from their files."""
+    from test_data_datasets import write_video as write_frames
+
+    from dualaction_lib.data.layouts import MMACTION2
+
+    write_frames(tmp_path, "Cls/v_a", 5, MMACTION2)
+    folder = write_frames(tmp_path, "Cls/v_b", 5, MMACTION2)
+    (folder / "flow_y_00002.jpg").unlink()
+    assert listed_videos(tmp_path) == ["Cls/v_a", "Cls/v_b"]
+    result = check_videos(tmp_path, [(v, None) for v in listed_videos(tmp_path)])
+    assert [item.video_id for item in result.left_out] == ["Cls/v_b"]
+    assert result.left_out[0].problems == [f"{folder}: flow-y file with index 00002 is missing"]
 
 
 # --------------------------------------------------------------------------- refusals through the CLI

@@ -11,6 +11,9 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
+    "DataCheckError": "check",
+    "DataWarning": "check",
+    "check_videos": "check",
     "FrameReadError": "datasets",
     "VideoDataset": "datasets",
     "average_clip_scores": "datasets",

@@ -1,4 +1,5 @@
-"""``python -m dualaction_lib prepare``: videos -> JPEG frames + TV-L1 flow (see ``data.extract``)."""
+"""``python -m dualaction_lib prepare``: videos -> JPEG frames + TV-L1 flow (see ``data.extract``);
+``python -m dualaction_lib check``: which frame and flow files are missing or damaged (``data.check``)."""
 
 from __future__ import annotations
 
@@ -73,6 +74,24 @@ def register(subparsers) -> None:
     g.add_argument("--seed", type=int, default=d.seed)
     p.set_defaults(func=run_prepare)
 
+    c = subparsers.add_parser(
+        "check",
+        help="find missing, unreadable or truncated frame and flow files of an extracted data set",
+        description="Check every video of FRAMES_ROOT's split files (every frame folder when it has no "
+        "splits/): one line per problem, then a summary; exit 1 if any problem is found. Videos that "
+        "prepare skipped are listed, not counted as problems (its report says why).",
+    )
+    c.add_argument("frames_root", help="the output folder of prepare (or any frames root)")
+    c.add_argument("--split", type=int, default=None, help="only this split's videos (default: every split)")
+    c.add_argument(
+        "--modality",
+        choices=("rgb", "flow", "rgb+flow"),
+        default=None,
+        help="files to require (default: what each folder declares)",
+    )
+    c.add_argument("--full", action="store_true", help="also decode every JPEG (slower)")
+    c.set_defaults(func=run_check)
+
 
 def spec_from_args(args) -> SyntheticSpec:
     return SyntheticSpec(
@@ -132,3 +151,19 @@ def run_prepare(args) -> int:
         print(f"prepare: {len(report.errors)} video(s) failed with unexpected errors (see the report)")
         return 1
     return 0
+
+
+def run_check(args) -> int:
+    from .check import check_videos, listed_videos
+
+    ids = listed_videos(args.frames_root, args.split)
+    result = check_videos(
+        args.frames_root, [(i, args.modality) for i in ids], "full" if args.full else "fast"
+    )
+    for item in result.left_out:
+        for line in item.problems:
+            print(line)
+    for video_id in result.partial:
+        print(f"{video_id}: partial (fewer frames decoded than its container declares; kept)")
+    print(result.summary())
+    return 1 if result.problems else 0

@@ -6,13 +6,16 @@ non-overlapping T-clip at the centre crop ("mars") or ``num_clips * crops`` view
 Test samples have different K: batch them with :func:`collate_videos` (concatenates clips and adds
 ``"num_clips"``) and average with :func:`average_clip_scores`, or use ``batch_size=1``.
 
+Listed videos that cannot be read -- skipped by prepare (its report says why), without a folder, or
+with an unfinished extraction -- are left out with one :class:`~dualaction_lib.data.check.DataWarning`
+(``missing="skip"``, the default) or refused (``missing="error"``); ``left_out`` lists them.
+
 Randomness comes from torch's global generator, which DataLoader seeds per worker (base seed + worker id),
 so workers draw different crops and runs are reproducible under ``torch.manual_seed``.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,14 +24,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from . import clips, layouts, transforms
-from .extract import read_marker
+from . import clips, layouts, prepared, transforms
+from .check import LeftOut, one_line, warn_left_out
+from .folders import FrameReadError, scan_video
 
 MODALITIES = ("rgb", "flow", "rgb+flow")
-
-
-class FrameReadError(OSError):
-    """A frame or flow JPEG that is missing, truncated or undecodable (the message names the file)."""
 
 
 def read_jpeg(path: Path, color: bool) -> np.ndarray:
@@ -56,33 +56,7 @@ class VideoRecord:
     folder: Path
     num_frames: int
     num_flows: int
-
-
-def _count_indexed(names: list[str], pattern, start: int, folder: Path) -> int:
-    """Number of files matching ``pattern``; they must be exactly start, start+1, ... (no gaps)."""
-    indices = sorted(int(m[1]) for m in map(pattern.match, names) if m)
-    for expected, index in enumerate(indices, start=start):
-        if index != expected:
-            raise FrameReadError(f"{folder}: frame file with index {expected:05d} is missing")
-    return len(indices)
-
-
-def scan_video(folder: Path, naming: layouts.FrameNaming, bound: float) -> tuple[int, int]:
-    """(frames, flows) of one extracted video, from its done marker or by listing the folder."""
-    marker = read_marker(folder)
-    if marker is not None:
-        if float(marker["bound"]) != float(bound):
-            raise ValueError(f"{folder} was extracted with bound {marker['bound']}, the dataset uses {bound}")
-        if marker["naming"] != naming.name:
-            raise ValueError(f"{folder} uses {marker['naming']} naming, the dataset expects {naming.name}")
-        return int(marker["frames"]), int(marker["flows"])
-    names = os.listdir(folder)
-    frames = _count_indexed(names, naming.rgb_pattern, naming.start, folder)
-    flow_x = _count_indexed(names, naming.flow_pattern(0), naming.start, folder)
-    flow_y = _count_indexed(names, naming.flow_pattern(1), naming.start, folder)
-    if flow_x != flow_y:
-        raise ValueError(f"{folder}: {flow_x} flow-x files but {flow_y} flow-y files")
-    return frames, flow_x
+    naming: layouts.FrameNaming  # this folder's naming and first index
 
 
 class VideoDataset(Dataset):
@@ -104,15 +78,18 @@ class VideoDataset(Dataset):
         short_side: int | None = None,
         naming: str | layouts.FrameNaming | None = None,
         classes: list[str] | None = None,
-        missing: str = "error",
+        missing: str = "skip",
+        warn: bool = True,
     ) -> None:
         """Clips of ``entries`` from ``frames_root/<video_id>/``.
 
         short_side: test-time short side before cropping (default crop_size = MARS's protocol);
             training crops are ``scale * short side`` of the stored frames, resized to crop_size.
         naming: "mars" | "mmaction2" | None (detected from frames_root; an ambiguous root is an error).
-        missing: "error" (default) or "skip" entries whose folder does not exist (e.g. videos that
-            prepare skipped as unreadable); the skipped ids are kept in ``self.missing``.
+            Each folder's first index (0 or 1 for img_/flow_x_) is detected on its own.
+        missing: "skip" (default) leaves out entries that cannot be read (skipped by prepare, no
+            folder, unfinished extraction), listed in ``self.left_out``; "error" refuses them.
+        warn: one DataWarning when entries are left out (build_datasets warns once for both sets).
         """
         _check_choice("modality", modality, MODALITIES)
         _check_choice("mode", mode, ("train", "test"))
@@ -128,24 +105,46 @@ class VideoDataset(Dataset):
         if crop_size > self.short_side:
             raise ValueError(f"crop_size {crop_size} exceeds short_side {self.short_side}")
         self.classes = list(classes) if classes is not None else None
-        self.records, self.missing = self._scan(entries, missing)
+        self.records, self.left_out = self._scan(entries, missing)
+        if warn:
+            warn_left_out(self.left_out, len(entries), self.frames_root)
 
-    def _scan(self, entries, missing: str) -> tuple[list[VideoRecord], list[str]]:
-        records, absent = [], []
+    def _scan(self, entries, missing: str) -> tuple[list[VideoRecord], list[LeftOut]]:
+        skipped = prepared.skipped_by_prepare(self.frames_root)
+        from_prepare = prepared.is_prepare_output(self.frames_root)
+        records, left_out = [], []
         for entry in entries:
             folder = self.frames_root / entry.video_id
-            if not folder.is_dir():
-                if missing == "skip":
-                    absent.append(entry.video_id)
-                    continue
-                raise FrameReadError(f"no frame folder for video {entry.video_id!r}: {folder}")
-            frames, flows = scan_video(folder, self.naming, self.bound)
-            try:
-                clips.num_positions(frames, flows, self.modality)
-            except ValueError as err:
-                raise ValueError(f"{folder}: {err}") from None
-            records.append(VideoRecord(entry.video_id, entry.label, folder, frames, flows))
-        return records, absent
+            video = scan_video(folder, self.naming, self.bound) if folder.is_dir() else None
+            if video is None and entry.video_id in skipped:
+                why = LeftOut(
+                    entry.video_id, "skipped", [f"skipped by prepare: {one_line(skipped[entry.video_id])}"]
+                )
+            elif video is None:
+                why = LeftOut(entry.video_id, "missing", [f"no frame folder {folder}"])
+            elif video.marker is None and from_prepare:
+                why = LeftOut(entry.video_id, "unfinished", [f"{folder} has no {prepared.DONE_MARKER}"])
+            else:
+                try:
+                    clips.num_positions(video.frames, video.flows, self.modality)
+                except ValueError as err:
+                    raise ValueError(f"{folder}: {err}") from None
+                records.append(
+                    VideoRecord(entry.video_id, entry.label, folder, video.frames, video.flows, video.naming)
+                )
+                continue
+            if missing == "error":
+                raise FrameReadError(
+                    f"video {entry.video_id!r} cannot be read ({why.reason}); "
+                    f"{prepared.report_hint(self.frames_root)}, or pass missing='skip' to leave it out"
+                )
+            left_out.append(why)
+        return records, left_out
+
+    @property
+    def missing(self) -> list[str]:
+        """Ids of the left-out entries."""
+        return [item.video_id for item in self.left_out]
 
     @property
     def video_ids(self) -> list[str]:
@@ -166,11 +165,11 @@ class VideoDataset(Dataset):
         where = np.searchsorted(unique, positions)
         out = {}
         if "rgb" in self.modality:
-            stack = np.stack([read_jpeg(record.folder / self.naming.rgb(p), True) for p in unique])
+            stack = np.stack([read_jpeg(record.folder / record.naming.rgb(p), True) for p in unique])
             out["rgb"] = stack[where]
         if "flow" in self.modality:
             axes = [
-                np.stack([read_jpeg(record.folder / self.naming.flow(p, a), False) for p in unique])
+                np.stack([read_jpeg(record.folder / record.naming.flow(p, a), False) for p in unique])
                 for a in (0, 1)
             ]
             out["flow"] = np.stack(axes, axis=-1)[where]
@@ -258,11 +257,16 @@ def build_datasets(
     """(train, test) datasets from ``<frames_root>/splits`` (UCF-101 or HMDB-51 format, detected).
 
     kwargs go to both datasets (norm, scales, flip, bound, short_side, protocol, num_clips, crops,
-    naming, missing).
+    naming, missing). Left-out videos of both give one DataWarning.
     """
     frames_root = Path(frames_root)
     entries, classes = layouts.load_index(dataset, frames_root / "splits", split)
     common = dict(modality=modality, clip_len=clip_len, crop_size=crop_size, classes=classes, **kwargs)
-    train = VideoDataset(frames_root, [e for e in entries if e.split == "train"], mode="train", **common)
-    test = VideoDataset(frames_root, [e for e in entries if e.split == "test"], mode="test", **common)
+    train = VideoDataset(
+        frames_root, [e for e in entries if e.split == "train"], mode="train", warn=False, **common
+    )
+    test = VideoDataset(
+        frames_root, [e for e in entries if e.split == "test"], mode="test", warn=False, **common
+    )
+    warn_left_out(train.left_out + test.left_out, len(entries), frames_root)
     return train, test
