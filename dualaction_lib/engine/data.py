@@ -141,7 +141,9 @@ def build_train_data(cfg: Config, rt: Any) -> TrainData:
         num_workers=cfg.data.num_workers,
         pin_memory=rt.device.type == "cuda",
         drop_last=len(train_ds) > per_rank * rt.world_size,
-        persistent_workers=cfg.data.num_workers > 0,
+        # Not persistent: workers are seeded when an iterator starts, from the RNG the loop reseeds every
+        # epoch, so epoch k draws the same crops whether the run started at epoch 0 or resumed at k.
+        persistent_workers=False,
     )
     evals = _eval_sets(cfg, train_entries, test_entries, classes, test_mod)
     return TrainData(loader, sampler, evals.test_ds, evals.train_eval_ds, classes)
