@@ -18,6 +18,7 @@ import yaml
 from torch.utils.data import Dataset
 
 from dualaction_lib.config import load_config
+from dualaction_lib.data.check import CheckResult
 from dualaction_lib.engine import NonFiniteLossError, evaluate, fuse, train
 from dualaction_lib.engine import data as edata
 from dualaction_lib.io import read_jsonl
@@ -77,6 +78,7 @@ def fake_entries(cfg) -> tuple[list[Entry], list[Entry], list[str]]:
 def fake_data(monkeypatch):
     monkeypatch.setattr(edata, "ensure_prepared", lambda cfg: None)
     monkeypatch.setattr(edata, "load_entries", fake_entries)
+    monkeypatch.setattr(edata, "check_entries", lambda cfg, videos: CheckResult(Path("."), len(videos)))
     monkeypatch.setattr(
         edata, "make_dataset", lambda cfg, entries, modality, mode: FakeVideos(entries, modality, mode)
     )

@@ -50,6 +50,12 @@ class DataConfig:
     prepare_workers: int = 2  # extraction processes
     flow_params: dict[str, Any] = field(default_factory=dict)  # TV-L1 overrides, e.g. {nscales: 2}
     synthetic: dict[str, Any] = field(default_factory=dict)  # SyntheticSpec overrides
+    # Listed videos that cannot be read (skipped by prepare, missing, damaged): skip = leave them out
+    # with one warning, counted in eval.json; error = refuse to start.
+    missing: Literal["skip", "error"] = "skip"
+    # Data check before train/evaluate: fast = files exist, sizes, JPEG markers; full = decode every
+    # JPEG; off = folders only (see dualaction_lib.data.check).
+    check: Literal["fast", "full", "off"] = "fast"
 
 
 @dataclass

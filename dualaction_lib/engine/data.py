@@ -2,6 +2,10 @@
 
 Distillation methods train on ``rgb+flow`` (the student sees RGB, the teacher the aligned flow of the same
 clip) and are tested on RGB only; ``flow`` trains and tests on flow, ``rgb`` on RGB.
+
+Before any work the data check (``data.check``) verifies every file the run reads. Listed videos that
+cannot be read are left out with one warning (``data.missing: skip``) or refused (``error``); the
+selection counts them for eval.json.
 """
 
 from __future__ import annotations
@@ -16,7 +20,23 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
 from dualaction_lib.config import Config, ConfigError
+from dualaction_lib.data.check import CheckResult
 from dualaction_lib.data.synthetic import SyntheticSpec
+
+
+@dataclass
+class Selection:
+    """The listed videos a run uses, and those it leaves out (per split: "train", "test")."""
+
+    train: list[Any]
+    test: list[Any]
+    classes: list[str]
+    listed: dict[str, int]
+    left_out: dict[str, list[dict]]  # {video_id, kind, reason}
+
+    @classmethod
+    def everything(cls, train: list[Any], test: list[Any], classes: list[str]) -> Selection:
+        return cls(train, test, classes, {"train": len(train), "test": len(test)}, {"train": [], "test": []})
 
 
 @dataclass
@@ -26,6 +46,7 @@ class TrainData:
     test_ds: Dataset
     train_eval_ds: Dataset | None
     classes: list[str]
+    selection: Selection
 
     @property
     def num_classes(self) -> int:
@@ -37,6 +58,7 @@ class EvalData:
     test_ds: Dataset
     train_eval_ds: Dataset | None
     classes: list[str]
+    selection: Selection
 
 
 def index_format(cfg: Config) -> str:
@@ -96,6 +118,46 @@ def class_names(cfg: Config) -> list[str]:
     return load_entries(cfg)[2]
 
 
+def check_entries(cfg: Config, videos: list[tuple[str, str]]) -> CheckResult:
+    """The data check of ``(video_id, modality)`` pairs at the level ``data.check``."""
+    from dualaction_lib.data.check import check_videos
+
+    return check_videos(cfg.data.frames_root, videos, cfg.data.check)
+
+
+def select_videos(cfg: Config, warn: bool = True) -> Selection:
+    """The split's videos minus the unusable ones: one warning (skip) or one error (data.missing: error)."""
+    from dualaction_lib.data.check import refuse_left_out, warn_left_out
+
+    train, test, classes = load_entries(cfg)
+    train_mod, test_mod = modalities(cfg)
+    videos = [(e.video_id, train_mod) for e in train] + [(e.video_id, test_mod) for e in test]
+    result = check_entries(cfg, videos)
+    root = Path(cfg.data.frames_root)
+    if cfg.data.missing == "error":
+        refuse_left_out(result.left_out, len(videos), root)
+    elif warn:
+        warn_left_out(result.left_out, len(videos), root, stacklevel=2)
+    bad = {item.video_id: item.to_dict() for item in result.left_out}
+    selection = Selection(
+        [e for e in train if e.video_id not in bad],
+        [e for e in test if e.video_id not in bad],
+        classes,
+        {"train": len(train), "test": len(test)},
+        {
+            split: [bad[e.video_id] for e in es if e.video_id in bad]
+            for split, es in (("train", train), ("test", test))
+        },
+    )
+    for split, kept in (("train", selection.train), ("test", selection.test)):
+        if not kept:
+            raise ValueError(
+                f"none of the {selection.listed[split]} {split} videos of split {cfg.data.split} in "
+                f"{root / 'splits'} is usable (all left out); run `python -m dualaction_lib check {root}`"
+            )
+    return selection
+
+
 def make_dataset(cfg: Config, entries: list[Any], modality: str, mode: str) -> Dataset:
     from dualaction_lib.data.datasets import VideoDataset
 
@@ -103,6 +165,8 @@ def make_dataset(cfg: Config, entries: list[Any], modality: str, mode: str) -> D
     return VideoDataset(
         d.frames_root,
         entries,
+        missing=d.missing,
+        bound=d.flow_bound,
         modality=modality,
         clip_len=d.clip_len,
         mode=mode,
@@ -126,9 +190,9 @@ def modalities(cfg: Config) -> tuple[str, str]:
 
 
 def build_train_data(cfg: Config, rt: Any) -> TrainData:
-    train_entries, test_entries, classes = load_entries(cfg)
+    selection = select_videos(cfg, warn=rt.is_main)
     train_mod, test_mod = modalities(cfg)
-    train_ds = make_dataset(cfg, train_entries, train_mod, "train")
+    train_ds = make_dataset(cfg, selection.train, train_mod, "train")
     # Every rank draws its own shard; one replica (rank 0 of 1) outside torchrun. Reshuffled per epoch.
     sampler = DistributedSampler(
         train_ds, num_replicas=rt.world_size, rank=rt.rank, shuffle=True, seed=cfg.seed, drop_last=False
@@ -145,23 +209,20 @@ def build_train_data(cfg: Config, rt: Any) -> TrainData:
         # epoch, so epoch k draws the same crops whether the run started at epoch 0 or resumed at k.
         persistent_workers=False,
     )
-    evals = _eval_sets(cfg, train_entries, test_entries, classes, test_mod)
-    return TrainData(loader, sampler, evals.test_ds, evals.train_eval_ds, classes)
+    evals = _eval_sets(cfg, selection, test_mod)
+    return TrainData(loader, sampler, evals.test_ds, evals.train_eval_ds, selection.classes, selection)
 
 
 def build_eval_data(cfg: Config, bundle: TrainData | None = None) -> EvalData:
     if bundle is not None:
-        return EvalData(bundle.test_ds, bundle.train_eval_ds, bundle.classes)
-    train_entries, test_entries, classes = load_entries(cfg)
-    return _eval_sets(cfg, train_entries, test_entries, classes, modalities(cfg)[1])
+        return EvalData(bundle.test_ds, bundle.train_eval_ds, bundle.classes, bundle.selection)
+    return _eval_sets(cfg, select_videos(cfg), modalities(cfg)[1])
 
 
-def _eval_sets(
-    cfg: Config, train_entries: list, test_entries: list, classes: list[str], modality: str
-) -> EvalData:
-    test_ds = make_dataset(cfg, test_entries, modality, "test")
-    train_eval = make_dataset(cfg, train_entries, modality, "test") if cfg.eval.train_scores else None
-    return EvalData(test_ds, train_eval, classes)
+def _eval_sets(cfg: Config, selection: Selection, modality: str) -> EvalData:
+    test_ds = make_dataset(cfg, selection.test, modality, "test")
+    train_eval = make_dataset(cfg, selection.train, modality, "test") if cfg.eval.train_scores else None
+    return EvalData(test_ds, train_eval, selection.classes, selection)
 
 
 def item_loader(dataset: Dataset, cfg: Config) -> Any:

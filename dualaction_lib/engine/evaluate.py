@@ -112,6 +112,13 @@ def evaluate_model(
     sets = edata.build_eval_data(cfg, bundle)
     test = score_dataset(model, sets.test_ds, cfg, rt, desc="test")
     result = {**summarize(test), "protocol": cfg.eval.protocol, "method": cfg.method}
+    chosen = sets.selection  # listed = evaluated (num_videos) + left out (skipped, missing, damaged)
+    result.update(
+        num_videos_listed=chosen.listed["test"],
+        num_videos_left_out=len(chosen.left_out["test"]),
+        left_out=chosen.left_out["test"],
+        train_videos_left_out=len(chosen.left_out["train"]),
+    )
     payload: dict[str, Any] = {"classes": list(sets.classes), "test": _pack(test)}
     if cfg.eval.train_scores and sets.train_eval_ds is not None:
         train = score_dataset(model, sets.train_eval_ds, cfg, rt, desc="train scores")
@@ -141,6 +148,9 @@ def evaluate(run_dir: str | Path, protocol: str | None = None, **overrides: Any)
     from dualaction_lib.engine.modeling import load_run_model
 
     run_dir = Path(run_dir)
+    if not (run_dir / "config.yaml").is_file():
+        what = "does not exist" if not run_dir.exists() else "holds no config.yaml (not a run directory)"
+        raise FileNotFoundError(f"evaluate: {run_dir} {what}; pass a folder written by `train`")
     cfg = read_config(run_dir)
     own = cfg.eval.protocol
     if protocol is not None:

@@ -54,7 +54,7 @@ class FeatureStudy:
         from dualaction_lib.engine import data as edata
 
         cfg = override(read_config(student_run), **{"eval.protocol": "mars"})
-        _, test, _ = edata.load_entries(cfg)
+        test = edata.select_videos(cfg).test  # without the videos the run left out
         return edata.make_dataset(cfg, test, "rgb+flow", "test")
 
     @property
