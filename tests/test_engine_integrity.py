@@ -1,5 +1,6 @@
 """Bad data on the engine side: the check before training, left-out videos counted in eval.json,
-strictness (data.missing: error), empty splits, one-line refusals through ``python -m dualaction_lib``."""
+strictness (data.missing: error), empty splits, a teacher with other data settings, one-line refusals
+through ``python -m dualaction_lib``."""
 
 from __future__ import annotations
 
@@ -13,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dualaction_lib.config import load_config
+from dualaction_lib.config import load_config, override, save_config
 from dualaction_lib.data import DataCheckError, DataWarning
 from dualaction_lib.data.layouts import SplitFileError, load_index
 from dualaction_lib.data.synthetic import make_synthetic
 from dualaction_lib.engine import data as edata
 from dualaction_lib.engine import evaluate, train
+from dualaction_lib.engine.modeling import resolve_teacher_path, teacher_data_differences
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -119,3 +121,35 @@ def test_evaluate_names_a_missing_run_directory(tmp_path):
         evaluate(tmp_path / "empty")
     proc = cli("evaluate", str(tmp_path / "nope"))
     assert "pass a folder written by `train`" in error_line(proc, f"{tmp_path / 'nope'} does not exist")
+
+
+# --------------------------------------------------------------------------- the teacher's data
+
+
+def test_a_teacher_trained_on_other_data_settings_is_refused(tmp_path):
+    cfg = load_config("smoke", method="ds", out_dir=str(tmp_path / "runs"))
+    teacher = override(cfg, method="flow", **{"data.clip_len": 8, "data.norm": "kinetics"})
+    save_config(teacher, resolve_teacher_path(cfg) / "config.yaml")
+    with pytest.raises(ValueError, match="was trained on other data settings: ") as err:
+        train(cfg)
+    message = str(err.value)
+    assert "data.clip_len 8 (student 4)" in message and "data.norm kinetics (student mars)" in message
+    assert "\n" not in message and not cfg.run_dir.exists()  # refused before the student's run starts
+    same = override(cfg, method="flow", **{"data.num_workers": 1, "data.flip": False})
+    assert teacher_data_differences(cfg, same) == []  # how it loads or augments does not matter
+
+
+def test_teacher_flow_extracted_with_other_rounding_is_named(tmp_path):
+    def root(name: str, rounding: str) -> str:
+        folder = tmp_path / name
+        folder.mkdir()
+        fingerprint = {"fps": 25.0, "bound": 20.0, "rounding": rounding, "flow_params": {}}
+        (folder / "prepare_report.json").write_text(json.dumps({"fingerprint": fingerprint}))
+        return str(folder)
+
+    student = load_config("smoke", method="ds", **{"data.frames_root": root("a", "round")})
+    teacher = override(student, method="flow", **{"data.frames_root": root("b", "truncate")})
+    diff = teacher_data_differences(student, teacher)
+    assert diff[0].startswith("data.frames_root ") and diff[1:] == [
+        "prepare rounding='truncate' (this run: 'round')"
+    ]

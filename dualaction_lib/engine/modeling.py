@@ -115,15 +115,65 @@ def resolve_teacher_path(cfg: Config) -> Path:
     return Path(cfg.distill.teacher)
 
 
+# What the teacher's input means and which videos it saw: a teacher trained with other values reads
+# the student's flow differently (norm, bound, rounding), at another scale or length (crop, scales,
+# clip), or has seen the student's test videos (another data set, split or frames root).
+TEACHER_DATA_KEYS = (
+    "dataset",
+    "frames_root",
+    "split",
+    "clip_len",
+    "crop_size",
+    "scales",
+    "norm",
+    "flow_bound",
+)
+
+
+def teacher_data_differences(student: Config, teacher: Config) -> list[str]:
+    """``data.<key> <teacher> (student <value>)`` for every data setting the two runs do not share."""
+    from dualaction_lib.data.prepared import differences, root_fingerprint
+
+    out = []
+    for key in TEACHER_DATA_KEYS:
+        mine, theirs = getattr(student.data, key), getattr(teacher.data, key)
+        if key == "frames_root":
+            mine, theirs = Path(mine).resolve(), Path(theirs).resolve()
+        if key == "scales":
+            mine, theirs = tuple(float(v) for v in mine), tuple(float(v) for v in theirs)
+        if mine != theirs:
+            out.append(f"data.{key} {theirs} (student {mine})")
+    roots = [root_fingerprint(Path(c.data.frames_root)) for c in (teacher, student)]
+    if all(roots):  # extraction settings of both frames roots: flow rounding, bound, size, fps, ...
+        out += [f"prepare {d}" for d in differences(roots[0], roots[1])]
+    return out
+
+
+def check_teacher_data(cfg: Config, teacher_dir: Path) -> None:
+    """Refuse a teacher run whose data settings differ from the student's, naming every difference."""
+    teacher = read_config(teacher_dir)
+    if teacher.method != "flow":
+        raise ValueError(f"teacher run {teacher_dir} was trained with method {teacher.method!r}, not 'flow'")
+    diff = teacher_data_differences(cfg, teacher)
+    if diff:
+        raise ValueError(
+            f"teacher run {teacher_dir} was trained on other data settings: {'; '.join(diff)}; train a "
+            f"teacher with the student's settings (another distill.teacher_seed), or point distill.teacher "
+            f"at its checkpoint.pt to use it anyway"
+        )
+
+
 def load_teacher(cfg: Config, num_classes: int, device: torch.device) -> nn.Module:
-    """Frozen flow teacher in eval mode, from a flow run directory or a bare checkpoint file."""
+    """Frozen flow teacher in eval mode, from a flow run directory or a bare checkpoint file.
+
+    A run directory's data settings must match the student's (:func:`check_teacher_data`); a bare
+    checkpoint file carries none, so it is taken as it is.
+    """
     from dualaction_lib.models import build_model, load_weights
 
     path = resolve_teacher_path(cfg)
     if path.is_dir():
-        method = read_config(path).method
-        if method != "flow":
-            raise ValueError(f"teacher run {path} was trained with method {method!r}, not 'flow'")
+        check_teacher_data(cfg, path)
         model = load_run_model(path)
     elif path.is_file():
         d = cfg.distill

@@ -53,10 +53,16 @@ def train(cfg: Config | str = "cpu", *, on_epoch_end: EpochHook | None = None, *
 
 
 def _ensure_teacher(cfg: Config) -> None:
-    """With distill.teacher 'auto', train the flow teacher first when its run is missing or incomplete."""
-    from dualaction_lib.engine.modeling import resolve_teacher_path
+    """With distill.teacher 'auto', train the flow teacher first when its run is missing or incomplete.
+
+    An existing teacher run is checked against the student's data settings before the student's run
+    directory is created, so a refusal leaves nothing behind.
+    """
+    from dualaction_lib.engine.modeling import check_teacher_data, resolve_teacher_path
 
     path = resolve_teacher_path(cfg)
+    if (path / "config.yaml").is_file():
+        check_teacher_data(cfg, path)
     if cfg.distill.teacher != "auto" or (path / "eval.json").exists():
         return
     if not cfg.distill.auto_train_teacher:
