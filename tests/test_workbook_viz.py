@@ -73,6 +73,34 @@ def test_tables_from_run_folders(tmp_path: Path) -> None:
     assert plots.plot_table_bars(t1, "t").axes and plots.plot_alpha_sweep(sweep, {"RGB": 0.35}).axes
 
 
+def test_tables_mark_rows_whose_runs_left_test_videos_out(tmp_path: Path) -> None:
+    for seed in (1, 2):
+        _fake_run(tmp_path, f"rgb_seed{seed}", "rgb", seed, 0.4)
+        ds = _fake_run(tmp_path, f"ds_seed{seed}", "ds", seed, 0.6)
+        result = json.loads((ds / "eval.json").read_text())
+        result.update(num_videos_left_out=seed, num_videos_listed=48, num_videos=48 - seed)
+        (ds / "eval.json").write_text(json.dumps(result))
+    _fake_run(tmp_path, "flow_seed0", "flow", 0, 0.9)
+    _fake_fusion(tmp_path, "ds_seed1", "flow_seed0", "attention", 0.9)
+    runs = ablation.collect_runs(tmp_path)
+    t1 = ablation.table1(runs, ablation.collect_fusions(tmp_path, runs))
+    assert t1.loc["DS: Mimic", "left_out"] == 2 and t1.loc["RGB", "left_out"] == 0
+    assert t1.loc["DS: Mimic+Flow", "left_out"] == 1  # a fusion scores what its streams scored
+    markdown = tables.to_markdown(t1, "Table 1")
+    assert "| DS: Mimic | 60.0 ± 0.0 † | 2 |" in markdown and "| RGB | 40.0 ± 0.0 | 2 |" in markdown
+    assert markdown.rstrip().endswith(
+        "† up to 2 of 48 listed test videos left out of the evaluation (skipped by prepare, missing or "
+        "damaged; each run's eval.json lists them)."
+    )
+    latex = tables.to_latex(t1, "Table 1", "tab:t1")
+    assert r"60.0 $\pm$ 0.0$^\dagger$ & 2" in latex and r"\footnotesize $^\dagger$ up to 2 of 48" in latex
+    zero = runs.assign(left_out=0)
+    clean = ablation.table2(zero, ablation.collect_fusions(tmp_path, zero))
+    assert "†" not in tables.to_markdown(clean, "Table 2") and "dagger" not in tables.to_latex(
+        clean, "t", "l"
+    )
+
+
 def _coordinates(ax, axis: int) -> np.ndarray:
     """Every finite x (axis 0) or y (axis 1) coordinate drawn by the axes' lines and line collections."""
     from matplotlib.collections import LineCollection

@@ -3,7 +3,8 @@
 Runs are read back from ``<out_dir>/<preset>/``: single runs (``<method>_seed<k>``, with config.yaml and
 eval.json), α-sweep runs (any other name, e.g. ``ds_alpha10_seed1``) and fusions
 (``fusion_<a>+<b>_<average|attention>`` with eval.json naming the two streams). The tables are rendered
-by :mod:`dualaction_lib.viz.tables`.
+by :mod:`dualaction_lib.viz.tables`. Each row carries how many listed test videos its runs left out
+(skipped by prepare, missing or damaged: eval.json's ``num_videos_left_out``); the tables mark it.
 """
 
 from __future__ import annotations
@@ -64,11 +65,12 @@ def collect_runs(preset_dir: str | os.PathLike) -> pd.DataFrame:
                 "video_top1": result.get("video_top1"),
                 "clip_top1": result.get("clip_top1"),
                 "video_top5": result.get("video_top5"),
+                "left_out": int(result.get("num_videos_left_out", 0)),
+                "listed": result.get("num_videos_listed", result.get("num_videos")),
             }
         )
-    return pd.DataFrame(
-        rows, columns=["run", "method", "seed", "alpha", "main", "video_top1", "clip_top1", "video_top5"]
-    )
+    columns = ["run", "method", "seed", "alpha", "main", "video_top1", "clip_top1", "video_top5"]
+    return pd.DataFrame(rows, columns=[*columns, "left_out", "listed"])
 
 
 def collect_fusions(preset_dir: str | os.PathLike, runs: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -94,6 +96,8 @@ def collect_fusions(preset_dir: str | os.PathLike, runs: pd.DataFrame | None = N
                 "method": result.get("method"),
                 "video_top1": result.get("video_top1"),
                 "weight_a": (result.get("mean_weights") or [math.nan])[0],
+                "left_out": max(a["left_out"], b["left_out"]),  # a fusion scores what both streams scored
+                "listed": a["listed"],
             }
         )
     return pd.DataFrame(
@@ -109,29 +113,37 @@ def collect_fusions(preset_dir: str | os.PathLike, runs: pd.DataFrame | None = N
             "method",
             "video_top1",
             "weight_a",
+            "left_out",
+            "listed",
         ],
     )
 
 
-def _values(what: tuple, runs: pd.DataFrame, fusions: pd.DataFrame, fusion: str) -> pd.Series:
+def _subset(what: tuple, runs: pd.DataFrame, fusions: pd.DataFrame, fusion: str) -> pd.DataFrame:
+    """The main runs (or fusions) of one table row, one per seed."""
     if what[0] == "run":
-        if runs.empty:
-            return pd.Series(dtype=float)
-        return runs[(runs.method == what[1]) & runs.main].set_index("seed")["video_top1"]
+        return runs if runs.empty else runs[(runs.method == what[1]) & runs.main]
     _, a, b, method = what
     if fusions.empty:
-        return pd.Series(dtype=float)
+        return fusions
     keep = (
         (fusions.method_a == a) & (fusions.method_b == b) & (fusions.method == method.format(fusion=fusion))
     )
-    return fusions[keep & fusions.main].set_index("seed")["video_top1"]
+    return fusions[keep & fusions.main]
+
+
+def _most(column: pd.Series) -> int | None:
+    known = column.dropna()
+    return int(known.max()) if len(known) else None
 
 
 def build_table(rows: tuple, runs: pd.DataFrame, fusions: pd.DataFrame, fusion: str = "attention"):
-    """DataFrame indexed by row label: mean, ci (95 % half-width), n, seeds (accuracies in [0, 1])."""
+    """DataFrame indexed by row label: mean, ci (95 % half-width), n, seeds (accuracies in [0, 1]),
+    left_out (most test videos any of the row's runs left out) and listed (test videos listed)."""
     records = []
     for label, what in rows:
-        values = _values(what, runs, fusions, fusion)
+        subset = _subset(what, runs, fusions, fusion)
+        values = subset.set_index("seed")["video_top1"] if not subset.empty else pd.Series(dtype=float)
         mean, ci, n = mean_ci(values.tolist())
         records.append(
             {
@@ -140,6 +152,8 @@ def build_table(rows: tuple, runs: pd.DataFrame, fusions: pd.DataFrame, fusion: 
                 "ci": ci,
                 "n": n,
                 "seeds": {int(k): float(v) for k, v in values.items()},
+                "left_out": int(subset.left_out.max()) if not subset.empty else 0,
+                "listed": _most(subset.listed) if not subset.empty else None,
             }
         )
     return pd.DataFrame(records).set_index("row")

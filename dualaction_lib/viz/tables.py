@@ -15,6 +15,25 @@ def format_cell(mean: float, ci: float, n: int, pm: str = "±") -> str:
     return text if pd.isna(ci) else f"{text} {pm} {100 * ci:.1f}"
 
 
+def _left_out(row: pd.Series) -> int:
+    value = row.get("left_out", 0)  # tables built before the column existed have none
+    return 0 if pd.isna(value) else int(value)
+
+
+def left_out_note(table: pd.DataFrame) -> str:
+    """The footnote of a table whose runs left test videos out (empty when none did)."""
+    counts = sorted({_left_out(r) for _, r in table.iterrows()} - {0})
+    if not counts:
+        return ""
+    listed = table["listed"].dropna().max() if "listed" in table else None
+    of = f" of {int(listed)}" if listed is not None and not pd.isna(listed) else ""
+    many = f"{counts[0]}" if len(counts) == 1 else f"up to {counts[-1]}"
+    return (
+        f"{many}{of} listed test videos left out of the evaluation (skipped by prepare, missing or "
+        f"damaged; each run's eval.json lists them)"
+    )
+
+
 def to_markdown(table: pd.DataFrame, title: str) -> str:
     lines = [
         f"**{title}** (video top-1 %, mean ± 95 % CI over seeds)",
@@ -22,9 +41,12 @@ def to_markdown(table: pd.DataFrame, title: str) -> str:
         "| Model | Top-1 (%) | seeds |",
         "|---|---:|---:|",
     ]
-    lines += [
-        f"| {label} | {format_cell(r['mean'], r['ci'], r['n'])} | {r['n']} |" for label, r in table.iterrows()
-    ]
+    for label, r in table.iterrows():
+        mark = " †" if _left_out(r) else ""
+        lines.append(f"| {label} | {format_cell(r['mean'], r['ci'], r['n'])}{mark} | {r['n']} |")
+    note = left_out_note(table)
+    if note:
+        lines += ["", f"† {note}."]
     return "\n".join(lines) + "\n"
 
 
@@ -44,10 +66,14 @@ def _latex_escape(text: str) -> str:
 
 def to_latex(table: pd.DataFrame, caption: str, label: str) -> str:
     pm = r"$\pm$"
+    dagger = r"$^\dagger$"
     body = [
-        f"    {_latex_escape(str(row))} & {format_cell(r['mean'], r['ci'], r['n'], pm)} & {r['n']} \\\\"
+        f"    {_latex_escape(str(row))} & {format_cell(r['mean'], r['ci'], r['n'], pm)}"
+        f"{dagger if _left_out(r) else ''} & {r['n']} \\\\"
         for row, r in table.iterrows()
     ]
+    note = left_out_note(table)
+    footnote = [rf"  \par\smallskip{{\footnotesize {dagger} {_latex_escape(note)}.}}"] if note else []
     return (
         "\n".join(
             [
@@ -62,6 +88,7 @@ def to_latex(table: pd.DataFrame, caption: str, label: str) -> str:
                 *body,
                 r"    \bottomrule",
                 r"  \end{tabular}",
+                *footnote,
                 r"\end{table}",
             ]
         )
