@@ -95,6 +95,9 @@ def test_strict_runs_refuse_before_any_epoch(damaged):
     assert "\n" not in message and f"{damaged['file']}: truncated JPEG" in message
     assert "set data.missing: skip to leave them out" in message
     assert not (cfg.run_dir / "metrics.jsonl").exists() and not (cfg.run_dir / "checkpoint.pt").exists()
+    # The same run checked at another level is the same run (no config refusal); "off" sees folders only.
+    with pytest.raises(DataCheckError, match=r"^2 of 20 listed videos are unusable"):
+        train(override(cfg, **{"data.check": "off"}))
     args = [f"--{k}={v}" for k, v in damaged["dirs"].items()]
     proc = cli("train", "--preset", "smoke", "--method", "flow", "--data.missing", "error", *args)
     assert "set data.missing: skip" in error_line(proc, str(damaged["file"]))

@@ -21,6 +21,7 @@ from dualaction_lib.io import atomic_write_text, read_jsonl
 
 # Keys a resumed run may change: they say how to run, not what is trained.
 _IGNORED_ON_RESUME = ("resume", "progress", "progress_interval", "log_every", "threads", "device", "amp")
+_IGNORED_ON_RESUME += ("data.check",)  # how thoroughly the files are checked, not which are read
 RUN_FILES = ("metrics.jsonl", "checkpoint.pt", "eval.json", "scores.pt")
 
 
@@ -46,7 +47,7 @@ def prepare_run_dir(cfg: Config, run_dir: Path) -> bool:
 def _diff_keys(old: dict, new: dict, prefix: str = "") -> list[str]:
     keys = []
     for k in sorted(set(old) | set(new)):
-        if not prefix and k in _IGNORED_ON_RESUME:
+        if f"{prefix}{k}" in _IGNORED_ON_RESUME:
             continue
         a, b = old.get(k), new.get(k)
         if isinstance(a, dict) and isinstance(b, dict) and k not in FREEFORM_KEYS:
