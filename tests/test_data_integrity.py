@@ -278,3 +278,12 @@ def test_prepare_refuses_another_bound_in_one_line(raw, copy):
     with pytest.raises(SettingsMismatchError, match=r"bound=20\.0 \(this run: 30\.0\)") as err:
         main([*args, "--bound", "30", "--no-progress"])
     assert "\n" not in str(err.value) and str(copy) in str(err.value)
+
+
+def test_loaders_refuse_another_flow_bound_in_one_line(copy):
+    pattern = (
+        r"extracted with flow bound 20\.0, the data set is read with 30\.0; set data\.flow_bound to 20\.0"
+    )
+    with pytest.raises(ValueError, match=pattern) as err:
+        build_datasets(copy, modality="flow", clip_len=4, crop_size=28, short_side=32, bound=30.0)
+    assert "\n" not in str(err.value)

@@ -196,6 +196,7 @@ def _run_job(job: VideoJob, out: Path, s: ExtractSettings, threads: int | None) 
     except Exception as err:  # recorded in the report and turned into a non-zero exit by the CLI
         failure = {"kind": "error", "reason": f"{type(err).__name__}: {err}"}
     shutil.rmtree(out / job.video_id, ignore_errors=True)  # no half-written folder stays behind
+    failure["reason"] = " ".join(failure["reason"].split())  # one line: it ends up in one-line messages
     return {**result, "status": "skipped", **failure}
 
 

@@ -90,7 +90,8 @@ def run_summary(run_dir: str | os.PathLike) -> pd.Series:
         "seed": config.get("seed"),
         "alpha": config.get("distill", {}).get("alpha"),
     }
-    keys = ("video_top1", "video_top5", "clip_top1", "num_videos", "num_clips", "train_seconds")
+    keys = ("video_top1", "video_top5", "clip_top1", "num_videos", "num_videos_left_out", "num_clips")
+    keys += ("train_seconds",)
     return pd.Series({**info, **{k: result.get(k) for k in keys}})
 
 
