@@ -93,6 +93,10 @@ def smoke(tmp_path: Path, **kw):
         "optim.batch_size": 4,
         "optim.epochs": 2,
         "optim.lr": 0.01,
+        # the unit tests train from scratch on all 16 fake videos unless a test asks otherwise
+        "data.val_fraction": 0.0,
+        "model.init": "scratch",
+        "model.pretrained": "",
     }
     return load_config("smoke", **{**base, **kw})
 
@@ -115,7 +119,7 @@ def step_losses(run_dir: Path) -> list[tuple]:
 
 # ----------------------------------------------------------------------------------------------- run dir
 def test_train_writes_run_directory(tmp_path, fake_data):
-    run = train(smoke(tmp_path, method="rgb", seed=3, log_every=3))
+    run = train(smoke(tmp_path, method="rgb", seed=3, log_every=3, **{"eval.train_scores": True}))
     assert run == tmp_path / "runs" / "smoke" / "rgb_seed3"
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     assert cfg["method"] == "rgb" and cfg["optim"]["epochs"] == 2 and cfg["data"]["clip_len"] == T
@@ -246,12 +250,13 @@ def test_nan_loss_stops_with_step_and_term(tmp_path, teacher_run, monkeypatch):
 
     def poisoned(cfg):
         loss_fn = real(cfg)
+        raw_terms = loss_fn.raw_terms
 
-        def wrapped(logits, target, fs, ft):
-            total, parts = loss_fn(logits, target, fs, ft)
-            return total * math.nan, {**parts, "gram": parts["gram"] * math.nan}
+        def nan_gram(*args):
+            return {k: v * math.nan if k == "gram" else v for k, v in raw_terms(*args).items()}
 
-        return wrapped
+        loss_fn.raw_terms = nan_gram
+        return loss_fn
 
     monkeypatch.setattr(etrain, "build_loss", poisoned)
     # checked once per interval (log_every 10 > 4 steps: at the epoch's end), naming where it started
@@ -270,7 +275,11 @@ def test_finetune_trains_only_layer4_and_fc(tmp_path, teacher_run):
         method="flow",
         name="ft",
         recipe="mars_finetune",
-        **{"model.pretrained": str(teacher_run / "checkpoint.pt"), "optim.epochs": 1},
+        **{
+            "model.init": "pretrained",
+            "model.pretrained": str(teacher_run / "checkpoint.pt"),
+            "optim.epochs": 1,
+        },
     )
     assert cfg.model.finetune_from == "layer4" and cfg.optim.dampening == 0.9
     model = build_student(cfg, NUM_CLASSES)
@@ -312,13 +321,17 @@ def test_video_score_is_mean_of_clip_logits():
 
 
 def test_fuse_average_and_attention(tmp_path, fake_data):
-    a = train(smoke(tmp_path, method="flow", **{"optim.epochs": 3, "optim.lr": 0.05}))
-    b = train(smoke(tmp_path, method="rgb"))
+    held_out = {"data.val_fraction": 0.25}  # fusion is fitted on videos neither stream trained on
+    a = train(smoke(tmp_path, method="flow", **{"optim.epochs": 3, "optim.lr": 0.05, **held_out}))
+    b = train(smoke(tmp_path, method="rgb", **held_out))
     avg = fuse(a, b, method="average")
     assert avg == a.parent / "fusion_flow_seed0+rgb_seed0_average"
     att = fuse(a, b, method="attention", steps=50)
     res = json.loads((att / "eval.json").read_text())
-    assert 0 <= res["video_top1"] <= 1 and res["num_videos"] == 8
+    assert 0 <= res["video_top1"] <= 1 and res["num_videos"] == 8 and res["fit_on"] == "val"
+    val_ids = torch.load(a / "scores.pt", weights_only=True)["val"]["video_ids"]
+    trained = {e.video_id for e in edata.select_videos(smoke(tmp_path, method="rgb", **held_out)).train}
+    assert val_ids and not trained & set(val_ids)
     payload = torch.load(att / "fusion.pt", weights_only=True)
     assert payload["weights"].shape == (8, 2) and torch.allclose(payload["weights"].sum(1), torch.ones(8))
     assert "net.0.weight" in payload["state_dict"]

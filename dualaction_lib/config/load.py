@@ -1,8 +1,9 @@
 """Presets and recipes from YAML, merged in order and type-checked into a Config.
 
 Resolution order (later wins): dataclass defaults → the preset's recipe (``configs/recipes/<recipe>.yaml``)
-→ the preset (``configs/<preset>.yaml``) → a different recipe asked for by the caller → overrides (keywords
-or CLI ``--key value``; dotted keys such as ``optim.lr`` address a section). Presets and recipes share one
+→ the preset (``configs/<preset>.yaml``) → a different recipe asked for by the caller → the preset's
+``method_overrides`` of the run's method (e.g. the flow teacher's own budget) → overrides (keywords or CLI
+``--key value``; dotted keys such as ``optim.lr`` address a section). Presets and recipes share one
 inheritance mechanism: a file may name a ``base`` (a name in its kind's folder, or a YAML path) whose
 values it overrides.
 
@@ -20,7 +21,7 @@ from typing import Any
 import yaml
 
 from dualaction_lib.config.coerce import from_dict
-from dualaction_lib.config.schema import FREEFORM_KEYS, Config, ConfigError, to_dict
+from dualaction_lib.config.schema import FREEFORM_KEYS, Config, ConfigError, DataConfig, to_dict
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"
 RECIPE_DIR = CONFIG_DIR / "recipes"
@@ -40,10 +41,19 @@ def load_config(
     if recipe != base_recipe:
         layers.append(read_recipe(recipe))
     merged: dict[str, Any] = {}
-    for layer in [*layers, user]:
+    for layer in layers:
         _deep_update(merged, copy.deepcopy(layer))
+    preset_frames = merged.get("data", {}).get("frames_root", DataConfig.frames_root)
+    method = user.get("method", merged.get("method", Config.method))
+    per_method = {**merged.get("method_overrides", {}), **user.get("method_overrides", {})}
+    _deep_update(merged, _nest(copy.deepcopy(per_method.get(method, {}))))
+    _deep_update(merged, copy.deepcopy(user))
     merged.setdefault("preset", Path(str(preset)).stem)
     merged["recipe"] = recipe
+    data = merged.get("data")
+    frames = data.get("frames_root", preset_frames) if isinstance(data, dict) else preset_frames
+    if not merged.get("group") and Path(str(frames)).resolve() != Path(str(preset_frames)).resolve():
+        merged["group"] = f"{merged['preset']}-{Path(frames).name}"  # runs on other data live apart
     cfg = from_dict(merged)
     validate(cfg)
     return cfg
@@ -107,6 +117,14 @@ def validate(cfg: Config) -> None:
     for key, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{key}: must be positive, got {value}")
+    if not 0.0 <= cfg.data.val_fraction < 1.0:
+        raise ConfigError(f"data.val_fraction: must be in [0, 1), got {cfg.data.val_fraction}")
+    if cfg.distill.teacher_seeds < 1:
+        raise ConfigError(f"distill.teacher_seeds: must be at least 1, got {cfg.distill.teacher_seeds}")
+    if cfg.model.init == "pretrained" and not cfg.model.pretrained:
+        raise ConfigError("model.pretrained: model.init is pretrained but no checkpoint is given (or 'auto')")
+    if cfg.model.pretrained == "auto" and not cfg.model.source_preset:
+        raise ConfigError("model.source_preset: model.pretrained is 'auto' but no source preset is named")
     if not (cfg.device in ("auto", "cpu") or cfg.device.startswith("cuda")):
         raise ConfigError(f"device: {cfg.device!r} is not auto, cpu or cuda[:N]")
 

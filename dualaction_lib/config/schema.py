@@ -23,7 +23,7 @@ METHODS: tuple[str, ...] = typing.get_args(Method)
 DISTILL_METHODS: tuple[str, ...] = ("mars", "ds", "ds_mae", "ds_gram")
 STAGES: tuple[str, ...] = typing.get_args(Stage)
 # dict-valued fields: their keys belong to another API (build_model, tvl1, SyntheticSpec), not to the config
-FREEFORM_KEYS = ("options", "synthetic", "flow_params")
+FREEFORM_KEYS = ("options", "synthetic", "flow_params", "method_overrides")
 
 
 class ConfigError(ValueError):
@@ -56,6 +56,10 @@ class DataConfig:
     # Data check before train/evaluate: fast = files exist, sizes, JPEG markers; full = decode every
     # JPEG; off = folders only (see dualaction_lib.data.check).
     check: Literal["fast", "full", "off"] = "fast"
+    # Share of the training videos held out as a validation split (never trained on): attention fusion is
+    # fitted there and hyperparameters are chosen there, never on the test split. Whole UCF-101 groups
+    # are held out (no clips of one group on both sides); 0 = none (see engine.data.validation_split).
+    val_fraction: float = 0.0
 
 
 @dataclass
@@ -64,8 +68,14 @@ class ModelConfig:
     widths: tuple[int, ...] | None = None  # e.g. (16, 32, 64, 128) for tiny CPU models
     dropout: float = 0.0
     options: dict[str, Any] = field(default_factory=dict)  # other build_model keywords
-    pretrained: str = ""  # checkpoint path for load_weights ('' = from scratch)
+    # scratch: random init; pretrained: load `pretrained` (a checkpoint file or run directory, or "auto":
+    # the source stage's run of this modality, <out_dir>/<source_preset>/<rgb|flow>_seed<source_seed>,
+    # trained first when missing) — the miniature of starting from Kinetics / MARS checkpoints.
+    init: Literal["scratch", "pretrained"] = "scratch"
+    pretrained: str = ""
     pretrained_source: WeightSource = "auto"
+    source_preset: str = ""  # the pretraining stage's preset (e.g. cpu_source), for pretrained: auto
+    source_seed: int = 0
     finetune_from: Stage = "stem"  # first trained stage: stem (all) … layer4 (MARS: layer4 + fc), fc
 
 
@@ -91,8 +101,12 @@ class OptimConfig:
 class DistillConfig:
     alpha: float = 50.0
     layers: tuple[FeatureName, ...] = DISTILL_LAYERS  # DS feature levels (MARS always uses "pool")
-    teacher: str = "auto"  # flow run dir or checkpoint; auto = <out_dir>/<preset>/flow_seed<teacher_seed>
-    teacher_seed: int = 0
+    # Optional, beyond the paper: "step0" rescales every distillation term so that it equals CE on the
+    # run's first batch (L = CE + α Σ_k (CE₀ / L_k,₀) L_k), identically for MARS and DS; "none" = paper.
+    normalize: Literal["none", "step0"] = "none"
+    teacher: str = "auto"  # flow run dir or checkpoint; auto = <out_dir>/<run group>/flow_seed<teacher seed>
+    teacher_seed: int | None = None  # None: the student's seed mod teacher_seeds
+    teacher_seeds: int = 1  # teachers with seeds 0 … teacher_seeds-1 (fusion rows vary the teacher)
     teacher_arch: str = ""  # for a bare checkpoint file; '' = same as model.arch
     teacher_widths: tuple[int, ...] | None = None
     teacher_source: WeightSource = "auto"  # load_weights source for a bare checkpoint file
@@ -106,7 +120,7 @@ class EvalConfig:
     crops: int = 3  # multiclip protocol
     batch_size: int = 4  # videos per forward chunk
     every: int = 0  # evaluate on test every N epochs during training (0 = only at the end)
-    train_scores: bool = True  # also score the train split (needed by fusion training)
+    train_scores: bool = False  # also score the train split (fusion fits on the validation split)
 
 
 @dataclass
@@ -125,6 +139,12 @@ class Config:
     progress: bool = True  # tqdm bars
     progress_interval: float = 5.0  # tqdm mininterval in seconds (throttles batch logs)
     log_every: int = 10  # steps per metrics.jsonl record and NaN check: the step's only host sync
+    # Folder of this run's group under out_dir: '' = the preset's name. load_config sets it to
+    # <preset>-<frames folder> when the data are not the preset's, so runs on other data never collide.
+    group: str = ""
+    # Settings that apply only to one method, e.g. {flow: {optim: {epochs: 60}}}: the flow teacher is not
+    # a student and gets its own budget; every student shares the preset's recipe.
+    method_overrides: dict[str, Any] = field(default_factory=dict)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     optim: OptimConfig = field(default_factory=OptimConfig)
@@ -136,8 +156,18 @@ class Config:
         return self.name or f"{self.method}_seed{self.seed}"
 
     @property
+    def run_group(self) -> str:
+        return self.group or self.preset
+
+    @property
     def run_dir(self) -> Path:
-        return Path(self.out_dir) / self.preset / self.run_name
+        return Path(self.out_dir) / self.run_group / self.run_name
+
+    @property
+    def teacher_seed(self) -> int:
+        """The flow teacher this run distills from (and is fused with)."""
+        d = self.distill
+        return d.teacher_seed if d.teacher_seed is not None else self.seed % max(1, d.teacher_seeds)
 
     @property
     def is_distill(self) -> bool:

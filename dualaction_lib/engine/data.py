@@ -11,7 +11,9 @@ selection counts them for eval.json.
 from __future__ import annotations
 
 import dataclasses
+import re
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,17 +28,45 @@ from dualaction_lib.data.synthetic import SyntheticSpec
 
 @dataclass
 class Selection:
-    """The listed videos a run uses, and those it leaves out (per split: "train", "test")."""
+    """The listed videos a run uses, and those it leaves out (per split: "train", "test").
+
+    ``val`` are training videos held out as the validation split (``data.val_fraction``): never trained
+    on, scored for fusion fitting and hyperparameter choice.
+    """
 
     train: list[Any]
     test: list[Any]
     classes: list[str]
     listed: dict[str, int]
     left_out: dict[str, list[dict]]  # {video_id, kind, reason}
+    val: list[Any] = dataclasses.field(default_factory=list)
 
     @classmethod
     def everything(cls, train: list[Any], test: list[Any], classes: list[str]) -> Selection:
         return cls(train, test, classes, {"train": len(train), "test": len(test)}, {"train": [], "test": []})
+
+
+_UCF_GROUP = re.compile(r"_g(\d+)_c\d+$")  # v_<Class>_g08_c01: group 8 (one actor/scene in UCF-101)
+
+
+def validation_split(entries: list[Any], fraction: float) -> tuple[list[Any], list[Any]]:
+    """(train, val): the training videos minus a held-out validation split.
+
+    Every ``round(1 / fraction)``-th UCF-101 group is held out whole (clips of one group share actor and
+    scene, so splitting a group would leak it into validation); videos without a group (HMDB-51) are
+    held out by a stable hash of their id. Deterministic: every run of a data set holds out the same videos.
+    """
+    if fraction <= 0:
+        return list(entries), []
+    every = max(2, round(1 / fraction))
+
+    def held_out(video_id: str) -> bool:
+        match = _UCF_GROUP.search(Path(video_id).name)
+        key = int(match[1]) if match else zlib.crc32(video_id.encode("utf-8"))
+        return key % every == 0
+
+    val = [e for e in entries if held_out(e.video_id)]
+    return [e for e in entries if not held_out(e.video_id)], val
 
 
 @dataclass
@@ -44,6 +74,7 @@ class TrainData:
     train_loader: DataLoader
     sampler: DistributedSampler
     test_ds: Dataset
+    val_ds: Dataset | None
     train_eval_ds: Dataset | None
     classes: list[str]
     selection: Selection
@@ -56,6 +87,7 @@ class TrainData:
 @dataclass
 class EvalData:
     test_ds: Dataset
+    val_ds: Dataset | None
     train_eval_ds: Dataset | None
     classes: list[str]
     selection: Selection
@@ -149,6 +181,12 @@ def select_videos(cfg: Config, warn: bool = True) -> Selection:
             for split, es in (("train", train), ("test", test))
         },
     )
+    selection.train, selection.val = validation_split(selection.train, cfg.data.val_fraction)
+    if cfg.data.val_fraction > 0 and not selection.val:
+        raise ValueError(
+            f"data.val_fraction {cfg.data.val_fraction}: no training video of {root / 'splits'} is held out "
+            f"for validation; raise it or set it to 0"
+        )
     for split, kept in (("train", selection.train), ("test", selection.test)):
         if not kept:
             raise ValueError(
@@ -210,19 +248,22 @@ def build_train_data(cfg: Config, rt: Any) -> TrainData:
         persistent_workers=False,
     )
     evals = _eval_sets(cfg, selection, test_mod)
-    return TrainData(loader, sampler, evals.test_ds, evals.train_eval_ds, selection.classes, selection)
+    return TrainData(
+        loader, sampler, evals.test_ds, evals.val_ds, evals.train_eval_ds, selection.classes, selection
+    )
 
 
 def build_eval_data(cfg: Config, bundle: TrainData | None = None) -> EvalData:
     if bundle is not None:
-        return EvalData(bundle.test_ds, bundle.train_eval_ds, bundle.classes, bundle.selection)
+        return EvalData(bundle.test_ds, bundle.val_ds, bundle.train_eval_ds, bundle.classes, bundle.selection)
     return _eval_sets(cfg, select_videos(cfg), modalities(cfg)[1])
 
 
 def _eval_sets(cfg: Config, selection: Selection, modality: str) -> EvalData:
     test_ds = make_dataset(cfg, selection.test, modality, "test")
+    val_ds = make_dataset(cfg, selection.val, modality, "test") if selection.val else None
     train_eval = make_dataset(cfg, selection.train, modality, "test") if cfg.eval.train_scores else None
-    return EvalData(test_ds, train_eval, selection.classes, selection)
+    return EvalData(test_ds, val_ds, train_eval, selection.classes, selection)
 
 
 def item_loader(dataset: Dataset, cfg: Config) -> Any:

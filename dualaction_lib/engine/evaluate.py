@@ -107,7 +107,8 @@ def evaluate_model(
     train_seconds: float | None = None,
     name: str = "eval.json",
 ) -> dict[str, Any]:
-    """Score the test split (and the train split for fusion); write eval.json and scores.pt."""
+    """Score the test split, the validation split (if any) and optionally the train split; write eval.json
+    and scores.pt."""
     t0 = time.time()
     sets = edata.build_eval_data(cfg, bundle)
     test = score_dataset(model, sets.test_ds, cfg, rt, desc="test")
@@ -120,6 +121,11 @@ def evaluate_model(
         train_videos_left_out=len(chosen.left_out["train"]),
     )
     payload: dict[str, Any] = {"classes": list(sets.classes), "test": _pack(test)}
+    if sets.val_ds is not None:  # held-out training videos: fusion is fitted on these scores
+        val = score_dataset(model, sets.val_ds, cfg, rt, desc="val scores")
+        payload["val"] = _pack(val)
+        result["val_video_top1"] = summarize(val)["video_top1"]
+        result["num_val_videos"] = len(val["video_ids"])
     if cfg.eval.train_scores and sets.train_eval_ds is not None:
         train = score_dataset(model, sets.train_eval_ds, cfg, rt, desc="train scores")
         payload["train"] = _pack(train)

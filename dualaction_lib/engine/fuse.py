@@ -34,7 +34,10 @@ def load_scores(run_dir: str | Path) -> dict[str, Any]:
 def align(a: dict, b: dict, split: str) -> tuple[Tensor, Tensor, Tensor, list[str]]:
     """Scores of both runs on the same videos, in run a's order: (V, K), (V, K), labels (V,), ids."""
     if split not in a or split not in b:
-        raise KeyError(f"scores.pt lacks the {split!r} split (evaluate with eval.train_scores=true)")
+        raise KeyError(
+            f"scores.pt lacks the {split!r} split; train with data.val_fraction > 0 (val) or "
+            f"eval.train_scores=true (train)"
+        )
     sa, sb = a[split], b[split]
     pos = {v: i for i, v in enumerate(sb["video_ids"])}
     missing = [v for v in sa["video_ids"] if v not in pos]
@@ -49,6 +52,21 @@ def align(a: dict, b: dict, split: str) -> tuple[Tensor, Tensor, Tensor, list[st
     return sa["scores"].float(), sb["scores"].float()[order], sa["labels"], list(sa["video_ids"])
 
 
+def fit_split(a: dict, b: dict, fit_on: str = "auto") -> str:
+    """The split attention fusion is fitted on (see :func:`fuse`)."""
+    if fit_on not in ("auto", "val", "train"):
+        raise ValueError(f"fit_on must be auto, val or train, got {fit_on!r}")
+    if fit_on != "auto":
+        return fit_on
+    for split in ("val", "train"):
+        if split in a and split in b:
+            return split
+    raise KeyError(
+        "neither run has validation or train scores to fit attention fusion on; train with "
+        "data.val_fraction > 0"
+    )
+
+
 def train_attention(
     train_a: Tensor,
     train_b: Tensor,
@@ -60,7 +78,7 @@ def train_attention(
     weight_decay: float = 1e-4,
     seed: int = 0,
 ) -> torch.nn.Module:
-    """Full-batch Adam on CE(fused scores) over the train split's cached scores."""
+    """Full-batch Adam on CE(fused scores) over cached scores of videos the streams did not train on."""
     from dualaction_lib.models import AttentionFusion
 
     torch.manual_seed(seed)
@@ -86,8 +104,15 @@ def fuse(
     steps: int = 300,
     lr: float = 1e-2,
     seed: int = 0,
+    fit_on: str = "auto",
 ) -> Path:
-    """Fuse two runs; writes eval.json and fusion.pt to runs/<preset>/fusion_<a>+<b>_<method>/."""
+    """Fuse two runs; writes eval.json and fusion.pt to runs/<preset>/fusion_<a>+<b>_<method>/.
+
+    Attention fusion is fitted on ``fit_on`` scores: "val" (held-out training videos, which neither stream
+    trained on), "train" (the streams' own training videos, which they have memorised: the weights then
+    favour the stream that overfits most) or "auto" (val when both runs have it, else train). The choice is
+    recorded in eval.json as ``fit_on``.
+    """
     if method not in FUSION_METHODS:
         raise ValueError(f"method must be one of {FUSION_METHODS}, got {method!r}")
     t0 = time.time()
@@ -98,9 +123,11 @@ def fuse(
     test_a, test_b, labels, ids = align(a, b, "test")
     stacked = torch.stack([test_a, test_b], dim=1)  # (V, 2, K)
     state: dict[str, Any] = {}
+    fitted = ""
     if method == "attention":
-        train_a, train_b, train_labels, _ = align(a, b, "train")
-        model = train_attention(train_a, train_b, train_labels, hidden=hidden, steps=steps, lr=lr, seed=seed)
+        fitted = fit_split(a, b, fit_on)
+        fit_a, fit_b, fit_labels, _ = align(a, b, fitted)
+        model = train_attention(fit_a, fit_b, fit_labels, hidden=hidden, steps=steps, lr=lr, seed=seed)
         with torch.no_grad():
             fused, weights = model(stacked)  # (V, K), (V, 2)
         state = model.state_dict()
@@ -119,6 +146,7 @@ def fuse(
         "stream_top1": [topk(test_a, labels, 1), topk(test_b, labels, 1)],
         "mean_weights": weights.mean(0).tolist(),
         "num_videos": len(ids),
+        "fit_on": fitted,
         "protocol": "fusion",
         "seconds": round(time.time() - t0, 3),
     }

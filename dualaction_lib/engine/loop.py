@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from dualaction_lib.engine import distributed as D
 from dualaction_lib.engine.modeling import teacher_layers
 from dualaction_lib.engine.optim import scheduler_step
 from dualaction_lib.io import append_jsonl
+from dualaction_lib.losses import DualActionLoss
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -40,12 +41,17 @@ class TrainState:
     rt: D.Runtime
     net: nn.Module  # StudentHead, wrapped in DDP when distributed: x → (logits, features)
     teacher: nn.Module | None  # frozen flow network, None for flow / rgb
-    loss_fn: Callable[..., tuple[Tensor, dict[str, Tensor]]]  # → (total, detached per-term tensors)
+    loss_fn: DualActionLoss  # CE, MARS or DS terms: raw_terms → weigh → sum
     optimizer: torch.optim.Optimizer
     scheduler: Any
     scaler: torch.amp.GradScaler
     metrics_path: Path  # <run_dir>/metrics.jsonl
     step: int = 0  # optimizer steps taken so far (global, continues across epochs and resumes)
+
+    @property
+    def params(self) -> list[Tensor]:
+        """The student's trainable parameters (what the loss balance measures gradients at)."""
+        return [p for p in self.net.parameters() if p.requires_grad]
 
 
 @dataclass
@@ -99,6 +105,39 @@ def check_finite(
     )
 
 
+def loss_balance(
+    weighted: Mapping[str, Tensor], terms: Mapping[str, Tensor], params: list[Tensor], epoch: int, step: int
+) -> dict[str, Any]:
+    """How much each loss term pulls the student: its value and its gradient norm at the parameters.
+
+    ``grad_norm[k] = ‖∂(weighted term k)/∂θ‖₂`` over the student's trainable parameters θ, and
+    ``grad_share[k] = grad_norm[k] / Σ_j grad_norm[j]``. One extra backward pass per term, on one batch,
+    then one host transfer: the training loop calls it on the first batch of every epoch.
+    """
+    norms = {}
+    for key, value in weighted.items():
+        grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
+        norms[key] = torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None))
+    keys = list(weighted)
+    host = torch.stack(
+        [terms[k].detach().float() for k in keys]
+        + [weighted[k].detach().float() for k in keys]
+        + [norms[k] for k in keys]
+    ).tolist()
+    n = len(keys)
+    grad_norm = dict(zip(keys, host[2 * n :], strict=True))
+    total = sum(grad_norm.values()) or 1.0
+    return {
+        "kind": "balance",
+        "epoch": epoch,
+        "step": step,
+        "value": dict(zip(keys, host[:n], strict=True)),
+        "weighted": dict(zip(keys, host[n : 2 * n], strict=True)),
+        "grad_norm": grad_norm,
+        "grad_share": {k: v / total for k, v in grad_norm.items()},
+    }
+
+
 def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, float]:
     """Train on every batch of ``loader``; returns the epoch's mean losses, accuracy and last lr."""
     cfg, rt, optimizer = state.cfg, state.rt, state.optimizer
@@ -133,6 +172,7 @@ def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, flo
             bar.set_postfix(loss=f"{means['loss']:.3f}", refresh=False)
         interval = IntervalMeter()
 
+    first_batch = True
     for batch in bar:
         x = batch[student_key].to(rt.device, non_blocking=True)  # (B, C, T, H, W)
         y = batch["label"].to(rt.device, non_blocking=True)  # (B,)
@@ -144,8 +184,19 @@ def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, flo
                     flow = batch["flow"].to(rt.device, non_blocking=True)  # (B, 2, T, H, W), aligned
                     t_feats = state.teacher.forward_intermediates(flow, layers)
         s_feats = {k: v.float() for k, v in feats.items() if k in layers}
-        t_feats = {k: v.float() for k, v in t_feats.items()} if t_feats is not None else None
-        loss, parts = state.loss_fn(logits.float(), y, s_feats, t_feats)
+        t_feats = {k: v.float() for k, v in t_feats.items()} if t_feats is not None else {}
+        loss_fn = state.loss_fn
+        terms = loss_fn.raw_terms(logits.float(), y, s_feats, t_feats)  # before α, with graphs
+        if loss_fn.needs_calibration:  # distill.normalize step0: once, on the run's first batch
+            scales = loss_fn.calibrate(terms)
+            if rt.is_main:
+                append_jsonl(state.metrics_path, {"kind": "scales", "step": state.step, "scales": scales})
+        weighted = loss_fn.weigh(terms)
+        if first_batch and state.teacher is not None and rt.is_main:
+            append_jsonl(state.metrics_path, loss_balance(weighted, terms, state.params, epoch, state.step))
+        first_batch = False
+        loss = torch.stack(list(weighted.values())).sum()
+        parts = {k: v.detach() for k, v in terms.items()}
         optimizer.zero_grad(set_to_none=True)
         state.scaler.scale(loss).backward()
         if cfg.optim.grad_clip > 0:

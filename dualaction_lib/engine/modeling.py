@@ -65,17 +65,37 @@ def build_network(cfg: Config, num_classes: int) -> nn.Module:
 
 
 def build_student(cfg: Config, num_classes: int) -> nn.Module:
-    """The network to train: :func:`build_network`, the optional pretrained init, the frozen stages."""
+    """The network to train: :func:`build_network`, the init (``model.init``), the frozen stages.
+
+    A pretrained init from another data set keeps every layer but the classifier, which is always
+    re-initialised: the source's classes are not the target's, even when their number matches.
+    """
     from dualaction_lib.models import load_weights
 
     model = build_network(cfg, num_classes)
-    m = cfg.model
-    if m.pretrained:
-        load_weights(
-            model, m.pretrained, source=m.pretrained_source, num_classes=num_classes, adapt_in_channels=True
-        )
-    freeze_before(model, m.finetune_from)
+    path = resolve_init_path(cfg)
+    if path is not None:
+        source = "native" if path.is_dir() else cfg.model.pretrained_source
+        weights = path / "checkpoint.pt" if path.is_dir() else path
+        load_weights(model, weights, source=source, num_classes=num_classes, adapt_in_channels=True)
+        model.reset_classifier(num_classes)
+    freeze_before(model, cfg.model.finetune_from)
     return model
+
+
+def resolve_init_path(cfg: Config) -> Path | None:
+    """The checkpoint file or run directory the run starts from; None for a random init.
+
+    ``model.pretrained: auto`` is the pretraining stage's run of the same modality:
+    ``<out_dir>/<model.source_preset>/<rgb|flow>_seed<model.source_seed>``.
+    """
+    m = cfg.model
+    if m.init == "scratch":
+        return None
+    if m.pretrained == "auto":
+        modality = "flow" if cfg.method == "flow" else "rgb"
+        return Path(cfg.out_dir) / m.source_preset / f"{modality}_seed{m.source_seed}"
+    return Path(m.pretrained)
 
 
 def load_run_model(run_dir: str | os.PathLike, cfg: Config | None = None) -> nn.Module:
@@ -109,9 +129,12 @@ def freeze_before(model: nn.Module, first_stage: str) -> list[str]:
 
 
 def resolve_teacher_path(cfg: Config) -> Path:
-    """distill.teacher 'auto' → <out_dir>/<preset>/flow_seed<teacher_seed>; otherwise the given path."""
+    """distill.teacher 'auto' → <out_dir>/<run group>/flow_seed<teacher seed>; otherwise the given path.
+
+    The teacher seed is ``distill.teacher_seed``, or the student's seed mod ``distill.teacher_seeds``.
+    """
     if cfg.distill.teacher == "auto":
-        return Path(cfg.out_dir) / cfg.preset / f"flow_seed{cfg.distill.teacher_seed}"
+        return Path(cfg.out_dir) / cfg.run_group / f"flow_seed{cfg.teacher_seed}"
     return Path(cfg.distill.teacher)
 
 

@@ -30,7 +30,10 @@ def prepare_run_dir(cfg: Config, run_dir: Path) -> bool:
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg_path = run_dir / "config.yaml"
     if cfg_path.exists() and cfg.resume:
-        diff = sorted(_diff_keys(read_config(cfg_path).to_dict(), cfg.to_dict()))
+        old, new = read_config(cfg_path).to_dict(), cfg.to_dict()
+        if not cfg.is_distill:  # distillation settings do not change a flow or rgb run
+            old.pop("distill", None), new.pop("distill", None)
+        diff = sorted(_diff_keys(old, new))
         if diff:
             raise ConfigError(
                 f"{run_dir} holds a run with another config (keys differ: {', '.join(diff)}); "
@@ -70,7 +73,7 @@ def truncate_metrics(path: Path, start_epoch: int) -> None:
 
 
 def save_checkpoint(
-    path: Path, model: nn.Module, optimizer: Any, scheduler: Any, epoch: int, cfg: Config
+    path: Path, model: nn.Module, optimizer: Any, scheduler: Any, epoch: int, cfg: Config, loss_fn: Any = None
 ) -> None:
     from dualaction_lib.models import save_checkpoint as save_model
 
@@ -82,17 +85,20 @@ def save_checkpoint(
         epoch=epoch,
         rng_state=D.rng_state(),
         config=cfg.to_dict(),
+        loss_scales=dict(getattr(loss_fn, "scales", {}) or {}),  # distill.normalize step0
     )
 
 
-def resume(path: Path, model: nn.Module, optimizer: Any, scheduler: Any) -> int:
-    """Load model, optimizer, scheduler and RNG states; returns the first epoch still to train."""
+def resume(path: Path, model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: Any = None) -> int:
+    """Load model, optimizer, scheduler, RNG and loss-scale states; returns the first epoch to train."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     if scheduler is not None and ckpt.get("scheduler"):
         scheduler.load_state_dict(ckpt["scheduler"])
     D.set_rng_state(ckpt["rng_state"])
+    if loss_fn is not None and ckpt.get("loss_scales"):
+        loss_fn.scales = {k: float(v) for k, v in ckpt["loss_scales"].items()}
     print(f"[dualaction] resuming {path.parent} after epoch {ckpt['epoch'] + 1}", file=sys.stderr)
     return int(ckpt["epoch"]) + 1
 

@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import nn
 
 from dualaction_lib.config import Config, load_config, override
 from dualaction_lib.engine import data as edata
@@ -27,8 +26,9 @@ from dualaction_lib.engine.loop import NonFiniteLossError, TrainState, train_one
 from dualaction_lib.engine.modeling import StudentHead, build_student, load_teacher, teacher_layers
 from dualaction_lib.engine.optim import build_optimizer, build_scheduler, scheduler_step
 from dualaction_lib.io import append_jsonl
+from dualaction_lib.losses import DualActionLoss
 
-__all__ = ["NonFiniteLossError", "build_loss", "ce_loss", "train"]
+__all__ = ["NonFiniteLossError", "build_loss", "train"]
 
 EpochHook = Callable[[int, dict[str, Any]], None]
 
@@ -45,14 +45,32 @@ def train(cfg: Config | str = "cpu", *, on_epoch_end: EpochHook | None = None, *
     rt = D.setup_runtime(cfg.device, cfg.amp)
     try:
         if cfg.is_distill:
-            _ensure_teacher(cfg)
+            _ensure_teacher(cfg, rt)
         return _train(cfg, rt, on_epoch_end)
     finally:
         D.cleanup(rt)
         torch.set_num_threads(threads)
 
 
-def _ensure_teacher(cfg: Config) -> None:
+def _ensure_source(cfg: Config, rt: D.Runtime) -> None:
+    """With model.pretrained 'auto', train the pretraining stage's run first when it is missing."""
+    from dualaction_lib.engine.modeling import resolve_init_path
+
+    path = resolve_init_path(cfg)
+    if cfg.model.pretrained != "auto" or path is None or (path / "eval.json").exists():
+        return
+    m = cfg.model
+    print(f"[dualaction] pretraining run {path} missing: training it first", file=sys.stderr)
+    how = {
+        k: getattr(cfg, k) for k in ("out_dir", "device", "amp", "threads", "progress", "progress_interval")
+    }
+    source = load_config(
+        m.source_preset, method="flow" if cfg.method == "flow" else "rgb", seed=m.source_seed
+    )
+    _train(override(source, **how), rt, None)
+
+
+def _ensure_teacher(cfg: Config, rt: D.Runtime) -> None:
     """With distill.teacher 'auto', train the flow teacher first when its run is missing or incomplete.
 
     An existing teacher run is checked against the student's data settings before the student's run
@@ -68,14 +86,14 @@ def _ensure_teacher(cfg: Config) -> None:
     if not cfg.distill.auto_train_teacher:
         raise FileNotFoundError(f"no flow teacher at {path}; train it with --method flow")
     print(f"[dualaction] flow teacher {path} missing: training it first", file=sys.stderr)
-    _train(
-        override(cfg, method="flow", seed=cfg.distill.teacher_seed, name=""),
-        D.setup_runtime(cfg.device, cfg.amp),
-        None,
+    teacher = override(
+        cfg, cfg.method_overrides.get("flow", {}), method="flow", seed=cfg.teacher_seed, name=""
     )
+    _train(teacher, rt, None)
 
 
 def _train(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) -> Path:
+    _ensure_source(cfg, rt)
     run_dir = cfg.run_dir
     ckpt_path = run_dir / "checkpoint.pt"
     if rt.is_main and rundir.prepare_run_dir(cfg, run_dir):
@@ -110,7 +128,7 @@ def _train(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) -> Path:
     )
     start_epoch = 0
     if cfg.resume and ckpt_path.exists():
-        start_epoch = rundir.resume(ckpt_path, model, optimizer, scheduler)
+        start_epoch = rundir.resume(ckpt_path, model, optimizer, scheduler, state.loss_fn)
         if rt.is_main:
             rundir.truncate_metrics(state.metrics_path, start_epoch)
     state.step = start_epoch * len(bundle.train_loader)
@@ -127,7 +145,7 @@ def _train(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) -> Path:
         record["seconds"] = round(time.time() - t0, 3)
         if rt.is_main:
             append_jsonl(state.metrics_path, record)
-            rundir.save_checkpoint(ckpt_path, model, optimizer, scheduler, epoch, cfg)
+            rundir.save_checkpoint(ckpt_path, model, optimizer, scheduler, epoch, cfg, state.loss_fn)
         D.barrier(rt)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
@@ -141,26 +159,18 @@ def _epoch_seed(seed: int, epoch: int, rank: int) -> int:
 
 
 # ----------------------------------------------------------------------------------------------- losses
-def build_loss(cfg: Config) -> Callable[..., tuple[Tensor, dict[str, Tensor]]]:
+def build_loss(cfg: Config) -> DualActionLoss:
     """flow / rgb: CE. mars: CE + α·MSE(pool). ds: CE + α(MAE + Gram); ds_mae / ds_gram: one term."""
-    if not cfg.is_distill:
-        return ce_loss
-    from dualaction_lib.losses import DualActionLoss
-
-    flags = {
+    mae, gram, mse = {
         "mars": (False, False, True),
         "ds": (True, True, False),
         "ds_mae": (True, False, False),
         "ds_gram": (False, True, False),
-    }[cfg.method]
-    mae, gram, mse = flags
-    return DualActionLoss(alpha=cfg.distill.alpha, mae=mae, gram=gram, mse=mse, layers=teacher_layers(cfg))
-
-
-def ce_loss(logits: Tensor, target: Tensor, *_: Any) -> tuple[Tensor, dict[str, Tensor]]:
-    """Plain cross-entropy, with the same ``(total, parts)`` shape as DualActionLoss."""
-    loss = F.cross_entropy(logits, target)
-    return loss, {"ce": loss.detach()}
+    }.get(cfg.method, (False, False, False))
+    d = cfg.distill
+    return DualActionLoss(
+        alpha=d.alpha, mae=mae, gram=gram, mse=mse, layers=teacher_layers(cfg), normalize=d.normalize
+    )
 
 
 def _quick_eval(cfg: Config, rt: D.Runtime, model: nn.Module, bundle: edata.TrainData) -> float | None:

@@ -27,11 +27,15 @@ class DualActionLoss(nn.Module):
     * Plain CE: all three off.
 
     ``forward(logits, target, student_feats, teacher_feats)`` takes feature dicts as returned by
-    ``model.forward_intermediates`` and returns ``(total, parts)``: ``parts`` holds each term (``ce``,
-    the enabled terms, ``total``) as a detached 0-dim tensor, so computing the loss never waits for the
-    device; :func:`parts_to_floats` turns them into floats for logging (one transfer). Teacher features
-    are detached inside.
-    ``feature_names`` lists the features the loss reads (ask the models only for those).
+    ``model.forward_intermediates`` and returns ``(total, parts)``: ``parts`` holds each raw term (``ce``,
+    the enabled terms before α, ``total``) as a detached 0-dim tensor, so computing the loss never waits for
+    the device; :func:`parts_to_floats` turns them into floats for logging (one transfer). Teacher features
+    are detached inside. ``feature_names`` lists the features the loss reads (ask the models only for those).
+
+    ``normalize="step0"`` (optional, beyond the paper) multiplies each distillation term by a scale
+    ``s_k = CE₀ / L_k,₀`` fixed on the first batch (:meth:`calibrate`), so that at step 0 every term weighs
+    as much as CE and α is the ratio of distillation to classification: ``L = CE + α Σ_k s_k L_k``.
+    The scales are state (``scales``) that a resumed run restores.
     """
 
     def __init__(
@@ -41,10 +45,14 @@ class DualActionLoss(nn.Module):
         gram: bool = True,
         mse: bool = False,
         layers: Sequence[str] = DEFAULT_LAYERS,
+        normalize: str = "none",
     ) -> None:
         super().__init__()
+        if normalize not in ("none", "step0"):
+            raise ValueError(f"normalize must be 'none' or 'step0', got {normalize!r}")
         self.alpha = float(alpha)
         self.mae, self.gram, self.mse = mae, gram, mse
+        self.normalize = normalize
         self.layers = tuple(layers)
         if (mae or gram) and not self.layers:
             raise ValueError("mae/gram need at least one feature layer")
@@ -52,20 +60,24 @@ class DualActionLoss(nn.Module):
         if mse and "pool" not in names:
             names.append("pool")
         self.feature_names: tuple[str, ...] = tuple(names)
+        self.scales: dict[str, float] = {}  # step0 normalization; empty until calibrated
 
-    def forward(
+    @property
+    def needs_calibration(self) -> bool:
+        return self.normalize == "step0" and not self.scales and bool(self.feature_names)
+
+    def raw_terms(
         self,
         logits: Tensor,
         target: Tensor,
         student_feats: Mapping[str, Tensor],
         teacher_feats: Mapping[str, Tensor],
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        ce = F.cross_entropy(logits.float(), target)
-        terms: dict[str, Tensor] = {}
-        if self.feature_names:
-            missing = [n for n in self.feature_names if n not in student_feats or n not in teacher_feats]
-            if missing:
-                raise KeyError(f"DualActionLoss needs features {missing} from both student and teacher")
+    ) -> dict[str, Tensor]:
+        """``{"ce": …, "mae"/"gram"/"mse": …}`` before α and scales, with their graphs."""
+        terms = {"ce": F.cross_entropy(logits.float(), target)}
+        missing = [n for n in self.feature_names if n not in student_feats or n not in teacher_feats]
+        if missing:
+            raise KeyError(f"DualActionLoss needs features {missing} from both student and teacher")
         if self.mae or self.gram:
             fs = [student_feats[n] for n in self.layers]
             ft = [teacher_feats[n] for n in self.layers]
@@ -75,15 +87,35 @@ class DualActionLoss(nn.Module):
                 terms["gram"] = gram_loss(fs, ft)
         if self.mse:
             terms["mse"] = mars_mse(student_feats["pool"], teacher_feats["pool"])
-        total = ce
-        if terms:
-            total = ce + self.alpha * sum(terms.values())
-        parts = {"ce": ce.detach(), **{k: v.detach() for k, v in terms.items()}, "total": total.detach()}
+        return terms
+
+    def weigh(self, terms: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Each term as it enters the total: CE as it is, distillation terms times α (and their scale)."""
+        return {k: v if k == "ce" else self.alpha * self.scales.get(k, 1.0) * v for k, v in terms.items()}
+
+    def calibrate(self, terms: Mapping[str, Tensor]) -> dict[str, float]:
+        """Fix the step0 scales ``s_k = CE / L_k`` from one batch's raw terms (one host transfer)."""
+        values = parts_to_floats({k: v.detach() for k, v in terms.items()})
+        self.scales = {k: values["ce"] / max(v, 1e-12) for k, v in values.items() if k != "ce"}
+        return dict(self.scales)
+
+    def forward(
+        self,
+        logits: Tensor,
+        target: Tensor,
+        student_feats: Mapping[str, Tensor],
+        teacher_feats: Mapping[str, Tensor],
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        terms = self.raw_terms(logits, target, student_feats, teacher_feats)
+        if self.needs_calibration:
+            self.calibrate(terms)
+        total = torch.stack(list(self.weigh(terms).values())).sum()
+        parts = {**{k: v.detach() for k, v in terms.items()}, "total": total.detach()}
         return total, parts
 
     def extra_repr(self) -> str:
         on = [n for n in ("mae", "gram", "mse") if getattr(self, n)]
-        return f"alpha={self.alpha}, terms={on}, layers={self.layers}"
+        return f"alpha={self.alpha}, terms={on}, layers={self.layers}, normalize={self.normalize!r}"
 
 
 def parts_to_floats(parts: Mapping[str, Tensor]) -> dict[str, float]:

@@ -38,18 +38,24 @@ __all__ = ["ARCHS", "FEATURE_NAMES", "BasicBlock", "Bottleneck", "ResNet3D", "bu
 _LAYERS = STAGE_NAMES[1:]  # "layer1" … "layer4": the residual stages
 
 Shortcut = Literal["A", "B"]
+Stride = int | tuple[int, int, int]  # one value for T, H and W, or (T, H, W)
+
+
+def _triple(stride: Stride) -> tuple[int, int, int]:
+    return (stride, stride, stride) if isinstance(stride, int) else tuple(stride)
 
 
 class ZeroPadShortcut(nn.Module):
     """Hara's parameter-free shortcut "A": strided identity, new channels filled with zeros."""
 
-    def __init__(self, out_planes: int, stride: int) -> None:
+    def __init__(self, out_planes: int, stride: Stride) -> None:
         super().__init__()
         self.out_planes = out_planes
-        self.stride = stride
+        self.stride = _triple(stride)
 
-    def forward(self, x: Tensor) -> Tensor:  # (B, C_in, T, H, W) → (B, C_out, T/s, H/s, W/s)
-        out = x[:, :, :: self.stride, :: self.stride, :: self.stride] if self.stride > 1 else x
+    def forward(self, x: Tensor) -> Tensor:  # (B, C_in, T, H, W) → (B, C_out, T/s_t, H/s, W/s)
+        st, sh, sw = self.stride
+        out = x[:, :, ::st, ::sh, ::sw]
         return F.pad(out, (0, 0, 0, 0, 0, 0, 0, self.out_planes - out.shape[1]))
 
 
@@ -62,7 +68,7 @@ class BasicBlock(nn.Module):
         self,
         inplanes: int,
         planes: int,
-        stride: int = 1,
+        stride: Stride = 1,
         downsample: nn.Module | None = None,
         groups: int = 1,
         base_width: int = 64,
@@ -98,7 +104,7 @@ class Bottleneck(nn.Module):
         self,
         inplanes: int,
         planes: int,
-        stride: int = 1,
+        stride: Stride = 1,
         downsample: nn.Module | None = None,
         groups: int = 1,
         base_width: int = 64,
@@ -140,6 +146,8 @@ class ResNet3D(nn.Module):
         stem_width: ``conv1`` output channels (default ``widths[0]``).
         stem_kernel_t / stem_stride_t: temporal kernel and stride of ``conv1`` (spatial is 7×7, stride 2).
         max_pool: 3×3×3 max-pool with stride 2 after the stem (halves T, H, W).
+        stage_stride_t: temporal stride of stages 2–4 (spatial is 2). 1 keeps every frame through the
+            network, which short clips of small frames need to keep their motion (cpu preset).
         shortcut: "B" = 1×1×1 conv + BN where shape changes (keys ``downsample.{0,1}``); "A" = zero padding.
         groups / base_width: ResNeXt cardinality and per-group width (bottleneck only).
         dropout: dropout probability before ``fc``.
@@ -159,6 +167,7 @@ class ResNet3D(nn.Module):
         stem_kernel_t: int = 7,
         stem_stride_t: int = 1,
         max_pool: bool = True,
+        stage_stride_t: int = 2,
         shortcut: Shortcut = "B",
         groups: int = 1,
         base_width: int = 64,
@@ -194,10 +203,12 @@ class ResNet3D(nn.Module):
             }
         ]
         for index, (name, planes, blocks) in enumerate(zip(_LAYERS, widths, layers, strict=True)):
-            stride = 1 if index == 0 else 2
-            stage = self._make_layer(block, planes, blocks, stride, shortcut, groups, base_width)
+            stride_t, stride = (1, 1) if index == 0 else (stage_stride_t, 2)
+            stage = self._make_layer(
+                block, planes, blocks, (stride_t, stride, stride), shortcut, groups, base_width
+            )
             setattr(self, name, stage)
-            reduction, reduction_t = reduction * stride, reduction_t * stride
+            reduction, reduction_t = reduction * stride, reduction_t * stride_t
             self.feature_info.append(
                 {"num_chs": self.inplanes, "reduction": reduction, "reduction_t": reduction_t, "module": name}
             )
@@ -212,14 +223,14 @@ class ResNet3D(nn.Module):
         block: type[BasicBlock | Bottleneck],
         planes: int,
         blocks: int,
-        stride: int,
+        stride: tuple[int, int, int],
         shortcut: Shortcut,
         groups: int,
         base_width: int,
     ) -> nn.Sequential:
         out_planes = planes * block.expansion
         downsample: nn.Module | None = None
-        if stride != 1 or self.inplanes != out_planes:
+        if stride != (1, 1, 1) or self.inplanes != out_planes:
             if shortcut == "A":
                 downsample = ZeroPadShortcut(out_planes, stride)
             else:
@@ -314,7 +325,7 @@ def build_model(arch: str, in_channels: int = 3, num_classes: int = 400, **optio
 
     ``arch``: one of :data:`ARCHS` (``"resnext101"`` = MARS's network, ``"r3d_18"`` = torchvision's).
     ``options`` override the arch defaults: ``shortcut`` ("A"/"B"), ``stem_kernel_t``, ``stem_stride_t``,
-    ``max_pool``, ``cardinality``, ``base_width``, ``widths`` (4 stage planes), ``stem_width``, ``dropout``.
+    ``stage_stride_t``, ``max_pool``, ``cardinality``, ``base_width``, ``widths`` (4 stage planes), ``stem_width``, ``dropout``.
     The returned model carries ``arch`` and ``config`` (the arguments that rebuild it).
     """
     key = arch.lower().replace("-", "")

@@ -1,0 +1,70 @@
+"""Loss balance: the optional step0 normalization (hand-computed) and the per-term gradient shares."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from dualaction_lib.engine.loop import loss_balance
+from dualaction_lib.losses import DualActionLoss, gram_loss, mars_mse, multilevel_mae
+
+
+def feats(seed: int) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return {"layer1": torch.randn(2, 3, 2, 2, 2, generator=g), "pool": torch.randn(2, 3, generator=g)}
+
+
+def test_step0_scales_make_every_term_equal_ce_on_the_first_batch():
+    logits, target = torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0])
+    fs, ft = feats(0), feats(1)
+    loss = DualActionLoss(alpha=3.0, layers=("layer1", "pool"), normalize="step0")
+    total, parts = loss(logits, target, fs, ft)
+    ce = torch.nn.functional.cross_entropy(logits, target)
+    mae = multilevel_mae([fs["layer1"], fs["pool"]], [ft["layer1"], ft["pool"]])
+    gram = gram_loss([fs["layer1"], fs["pool"]], [ft["layer1"], ft["pool"]])
+    assert loss.scales == pytest.approx({"mae": float(ce / mae), "gram": float(ce / gram)})
+    assert float(total) == pytest.approx(float(ce) * (1 + 3.0 * 2))  # CE + α·(CE + CE)
+    assert float(parts["mae"]) == pytest.approx(float(mae))  # parts stay the raw terms
+    # later batches keep the scales of the first one
+    total2, _ = loss(logits, target, feats(2), ft)
+    mae2 = multilevel_mae([feats(2)["layer1"], feats(2)["pool"]], [ft["layer1"], ft["pool"]])
+    gram2 = gram_loss([feats(2)["layer1"], feats(2)["pool"]], [ft["layer1"], ft["pool"]])
+    expected = ce + 3.0 * (loss.scales["mae"] * mae2 + loss.scales["gram"] * gram2)
+    assert float(total2) == pytest.approx(float(expected))
+
+
+def test_step0_applies_identically_to_mars():
+    logits, target = torch.tensor([[0.5, 0.0]]), torch.tensor([1])
+    fs, ft = {"pool": torch.tensor([[1.0, 2.0]])}, {"pool": torch.tensor([[0.0, 0.0]])}
+    loss = DualActionLoss(alpha=2.0, mae=False, gram=False, mse=True, layers=("pool",), normalize="step0")
+    total, _ = loss(logits, target, fs, ft)
+    ce = float(torch.nn.functional.cross_entropy(logits, target))
+    assert loss.scales == pytest.approx({"mse": ce / 2.5})  # mse = (1 + 4) / 2
+    assert float(total) == pytest.approx(ce * 3)
+    assert float(mars_mse(fs["pool"], ft["pool"])) == 2.5
+
+
+def test_paper_formulas_stay_the_default_and_plain_ce_needs_no_scales():
+    paper = DualActionLoss(alpha=50.0)
+    assert paper.normalize == "none" and not paper.needs_calibration
+    assert not DualActionLoss(alpha=0.0, mae=False, gram=False, normalize="step0").needs_calibration
+    with pytest.raises(ValueError, match="normalize"):
+        DualActionLoss(normalize="per_channel")
+
+
+def test_loss_balance_reports_values_and_gradient_shares():
+    # one weight w, terms a·w and b·w²: gradients a and 2bw at w, shares by hand
+    w = nn.Parameter(torch.tensor(2.0))
+    weighted = {"ce": 3.0 * w, "gram": 0.5 * w**2}
+    terms = {"ce": 3.0 * w, "gram": w**2}
+    record = loss_balance(weighted, terms, [w], epoch=4, step=17)
+    assert record["kind"] == "balance" and (record["epoch"], record["step"]) == (4, 17)
+    assert record["value"] == pytest.approx({"ce": 6.0, "gram": 4.0})
+    assert record["weighted"] == pytest.approx({"ce": 6.0, "gram": 2.0})
+    assert record["grad_norm"] == pytest.approx({"ce": 3.0, "gram": 2.0})
+    assert record["grad_share"] == pytest.approx({"ce": 0.6, "gram": 0.4})
+    assert math.isclose(sum(record["grad_share"].values()), 1.0)
+    assert w.grad is None  # measuring does not touch the gradients the optimizer steps with
