@@ -1,6 +1,8 @@
 """Command line: ``python -m dualaction_lib {prepare,train,evaluate,fuse,workbook,figures} ...``.
 
-Each sub-package registers its own sub-commands; this file only dispatches.
+Each sub-package registers its own sub-commands; this file only dispatches. Every command takes
+``--debug`` and ``--progress`` / ``--no-progress``; a failure is one line on stderr and an exit code
+(see ``dualaction_lib/errors.py``: 1 failed, 2 wrong command line / config / plan, 130 Ctrl-C, 143 SIGTERM).
 """
 
 from __future__ import annotations
@@ -12,22 +14,40 @@ import sys
 # Must precede the first torch import; see README "Optical flow" (spinning OpenMP threads on shared CPUs).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+from dualaction_lib.errors import (  # noqa: E402 - after the environment above
+    ArgumentParser,
+    add_common_options,
+    debug_requested,
+    normalize_progress,
+    run_command,
+)
+
 
 def build_parser() -> argparse.ArgumentParser:
     from dualaction_lib import figures_job, workbook
     from dualaction_lib.data import cli as data_cli
     from dualaction_lib.engine import cli as engine_cli
 
-    parser = argparse.ArgumentParser(prog="python -m dualaction_lib", description=__doc__)
+    parser = ArgumentParser(prog="python -m dualaction_lib", description=__doc__)
+    add_common_options(parser)
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in (data_cli, engine_cli, workbook, figures_job):
         module.register(subparsers)  # each adds its parsers with set_defaults(func=handler)
+    for sub in subparsers.choices.values():
+        add_common_options(sub, top=False)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    """Run one command; returns its exit code (a failure: one line on stderr, never a traceback
+    unless ``--debug`` or ``DUALACTION_DEBUG=1``)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+
+    def command() -> int:
+        args = build_parser().parse_args(normalize_progress(argv))
+        return int(args.func(args) or 0)
+
+    return run_command(command, debug_requested(argv))
 
 
 if __name__ == "__main__":

@@ -17,7 +17,7 @@ from dualaction_lib import workbook
 from dualaction_lib.io import project_root
 
 
-def prepare_data(preset: str, root: Path) -> float:
+def prepare_data(preset: str, root: Path, progress: bool | None = None) -> float:
     """Generate and extract the preset's data if missing; returns seconds spent."""
     import os
 
@@ -28,7 +28,8 @@ def prepare_data(preset: str, root: Path) -> float:
     cwd = Path.cwd()
     os.chdir(root)  # presets use paths relative to the project root
     try:
-        edata.ensure_prepared(load_config(preset))
+        overrides = {} if progress is None else {"progress": progress}
+        edata.ensure_prepared(load_config(preset, **overrides))
     finally:
         os.chdir(cwd)
     return time.perf_counter() - start
@@ -48,11 +49,11 @@ def run(args: argparse.Namespace) -> int:
     started, wall = time.time(), time.perf_counter()
     if not args.skip_prepare:
         print(f"[figures] preparing data for preset {params.get('preset', 'cpu')!r} ...", flush=True)
-        seconds = prepare_data(params.get("preset", "cpu"), root)
+        seconds = prepare_data(params.get("preset", "cpu"), root, getattr(args, "progress", None))
         print(f"[figures] data ready ({seconds:.0f}s)", flush=True)
     results = workbook.run_plan(
         args.plan, root, only=args.only, overrides=overrides, force=args.force,
-        kernel=args.kernel, timeout=args.timeout, jobs=args.jobs,
+        kernel=args.kernel, timeout=args.timeout, jobs=args.jobs, progress=getattr(args, "progress", None),
     )  # fmt: skip
     print(workbook.summary_table(results, root))
     figures_dir = root / workbook.expand_plan(plan, root, overrides)[0].parameters.get(
@@ -61,7 +62,8 @@ def run(args: argparse.Namespace) -> int:
     written = list_outputs(figures_dir, started)
     print(f"[figures] {len(written)} figure/table files written to {figures_dir}")
     print(f"[figures] wall time {(time.perf_counter() - wall) / 60:.1f} min")
-    return workbook.exit_code(results)
+    workbook.check_results(results)  # a failed notebook: one line on stderr, exit 1
+    return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

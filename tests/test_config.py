@@ -132,12 +132,55 @@ def test_cli_strings_are_parsed_against_field_types():
         ({"optim.scheduler": "linear"}, r"optim\.scheduler: 'linear' is not one of \['plateau', "),
         ({"distill.layers": ["layer1", "layer9"]}, r"distill\.layers\[1\]: 'layer9' is not one of"),
         ({"data.norm": "imagenet"}, r"data\.norm: 'imagenet' is not one of \['mars', 'kinetics'\]"),
-        ({"optim.epochs": 0}, r"optim\.epochs: must be positive"),
+        ({"optim.epochs": 0}, r"optim\.epochs: 0 is out of range; expected an integer >= 1"),
     ],
 )
 def test_bad_keys_and_types_name_the_key(overrides, message):
     with pytest.raises(ConfigError, match=message):
         load_config("smoke", **overrides)
+
+
+# (key, a value just outside the range, the range as the message states it, a value on its edge)
+RANGE_CASES = [
+    ("distill.alpha", -5, r"a number >= 0", 0),
+    ("optim.lr", 0, r"a number > 0", 1e-9),
+    ("optim.lr", -0.1, r"a number > 0", 1e-9),
+    ("optim.lr", ".nan", r"a number > 0", 1e-9),
+    ("optim.lr", ".inf", r"a number > 0", 1e-9),
+    ("data.clip_len", 0, r"an integer >= 1", 1),
+    ("optim.epochs", 0, r"an integer >= 1", 1),
+    ("optim.batch_size", 0, r"an integer >= 1", 1),
+    ("optim.weight_decay", -1e-4, r"a number >= 0", 0),
+    ("optim.momentum", 1.0, r"a number in \[0, 1\)", 0),
+    ("optim.momentum", -0.1, r"a number in \[0, 1\)", 0.99),
+    ("model.dropout", 1.0, r"a number in \[0, 1\)", 0),
+    ("data.crop_size", 0, r"an integer >= 1", 1),
+    ("data.scales", "[1.0, 1.5]", r"a number in \(0, 1\]", "[1.0]"),
+    ("eval.crops", 2, r"1 or 3", 3),
+    ("log_every", 0, r"an integer >= 1", 1),
+    ("data.split", 4, r"an integer in \[1, 3\]", 3),
+]
+
+
+@pytest.mark.parametrize(("key", "bad", "allowed", "edge"), RANGE_CASES)
+def test_values_out_of_range_name_key_value_and_range(key, bad, allowed, edge):
+    shown = key + (r"\[1\]" if key == "data.scales" else "")
+    with pytest.raises(ConfigError, match=rf"^{shown}: .* is out of range; expected {allowed} "):
+        load_config("smoke", **{key: bad})
+    load_config("smoke", **{key: edge})  # the edge of the range is allowed
+
+
+def test_every_range_rule_names_a_real_numeric_field():
+    from dualaction_lib.config.schema import RANGES
+
+    cfg = load_config("smoke")
+    for key in RANGES:
+        value = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        assert value is None or isinstance(value, (int, float, tuple)), key
+    with pytest.raises(ConfigError, match="optim.nesterov: needs optim.momentum > 0"):
+        load_config("smoke", **{"optim.nesterov": True, "optim.momentum": 0.0})
 
 
 def test_unknown_preset_and_yaml_path(tmp_path):

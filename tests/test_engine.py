@@ -379,8 +379,11 @@ def test_cli_train_evaluate_fuse_print_run_dir(tmp_path, fake_data, capsys):
         ["fuse", lines[-1], str(tmp_path / "runs/smoke/flow_seed0"), "--method", "average"]
     )
     assert args.func(args) == 0 and "fusion_rgb_seed0+flow_seed0_average" in capsys.readouterr().out
-    bad = parser.parse_args(["train", "--preset", "smoke", "--optim.lrr", "1"])
-    assert bad.func(bad) == 2 and "optim.lrr" in capsys.readouterr().err
+    from dualaction_lib.__main__ import main
+
+    assert main(["train", "--preset", "smoke", "--optim.lrr", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: optim.lrr: unknown config key") and err.count("\n") == 1
 
 
 # ----------------------------------------------------------------------------------------------- runtime

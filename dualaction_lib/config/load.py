@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from dualaction_lib.config.coerce import from_dict
-from dualaction_lib.config.schema import FREEFORM_KEYS, Config, ConfigError, DataConfig, to_dict
+from dualaction_lib.config.schema import FREEFORM_KEYS, RANGES, Config, ConfigError, DataConfig, to_dict
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"
 RECIPE_DIR = CONFIG_DIR / "recipes"
@@ -83,9 +83,9 @@ def read_layered(
     if not path.exists():
         available = sorted(p.stem for p in folder.glob("*.yaml"))
         raise ConfigError(f"{kind}: no {kind} {str(name)!r} ({path} missing); available: {available}")
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = read_yaml(path) or {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{kind}: {path} must hold a mapping")
+        raise ConfigError(f"{path}: a {kind} must hold a mapping of config keys, found {type(data).__name__}")
     base = data.pop("base", None)
     if base is None:
         return _nest(data)
@@ -106,27 +106,45 @@ def override(cfg: Config, overrides: dict[str, Any] | None = None, **kwargs: Any
 
 
 def validate(cfg: Config) -> None:
-    """Checks beyond types and choices (those are the schema's annotations)."""
-    positive = {
-        "optim.epochs": cfg.optim.epochs,
-        "log_every": cfg.log_every,
-        "optim.batch_size": cfg.optim.batch_size,
-        "data.clip_len": cfg.data.clip_len,
-        "data.crop_size": cfg.data.crop_size,
-    }
-    for key, value in positive.items():
-        if value <= 0:
-            raise ConfigError(f"{key}: must be positive, got {value}")
-    if not 0.0 <= cfg.data.val_fraction < 1.0:
-        raise ConfigError(f"data.val_fraction: must be in [0, 1), got {cfg.data.val_fraction}")
-    if cfg.distill.teacher_seeds < 1:
-        raise ConfigError(f"distill.teacher_seeds: must be at least 1, got {cfg.distill.teacher_seeds}")
+    """Checks beyond types and choices (those are the schema's annotations): every value in its range.
+
+    Each failure is a ConfigError naming the dotted key, the value and the allowed range (``RANGES``).
+    """
+    for key, allowed in RANGES.items():
+        value = _get(cfg, key)
+        for where, item in _items(key, value):
+            if item not in allowed:
+                raise ConfigError(
+                    f"{where}: {item!r} is out of range; expected {allowed} (set it with --{key} VALUE)"
+                )
+    o = cfg.optim
+    if o.nesterov and (o.momentum <= 0 or o.dampening != 0):
+        raise ConfigError(
+            f"optim.nesterov: needs optim.momentum > 0 and optim.dampening 0, got momentum {o.momentum} "
+            f"and dampening {o.dampening}"
+        )
     if cfg.model.init == "pretrained" and not cfg.model.pretrained:
         raise ConfigError("model.pretrained: model.init is pretrained but no checkpoint is given (or 'auto')")
     if cfg.model.pretrained == "auto" and not cfg.model.source_preset:
         raise ConfigError("model.source_preset: model.pretrained is 'auto' but no source preset is named")
     if not (cfg.device in ("auto", "cpu") or cfg.device.startswith("cuda")):
         raise ConfigError(f"device: {cfg.device!r} is not auto, cpu or cuda[:N]")
+
+
+def _get(cfg: Config, dotted: str) -> Any:
+    value: Any = cfg
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def _items(key: str, value: Any) -> list[tuple[str, Any]]:
+    """(key, value) of a scalar, (key[i], item) of a tuple field, nothing for None (unset)."""
+    if value is None:
+        return []
+    if isinstance(value, tuple):
+        return [(f"{key}[{i}]", item) for i, item in enumerate(value)]
+    return [(key, value)]
 
 
 def save_config(cfg: Config, path: str | os.PathLike) -> None:
@@ -140,7 +158,26 @@ def read_config(path: str | os.PathLike) -> Config:
     path = Path(path)
     if path.is_dir():
         path = path / "config.yaml"
-    return from_dict(yaml.safe_load(path.read_text(encoding="utf-8")))
+    data = read_yaml(path)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a run's config (a mapping), found {type(data).__name__}")
+    try:
+        return from_dict(data)
+    except ConfigError as err:
+        raise ConfigError(f"{path}: {err}") from None
+
+
+def read_yaml(path: Path) -> Any:
+    """A YAML file's content; a syntax error is a ConfigError naming the file and line."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise ConfigError(f"{where}: invalid YAML ({problem}); fix the file") from None
+    except UnicodeDecodeError as err:
+        raise ConfigError(f"{path}: not a UTF-8 text file ({err.reason})") from None
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:

@@ -1,18 +1,21 @@
 """The run configuration's schema: one dataclass per concern, with typed fields and their choices.
 
 A field whose values are a fixed set is annotated ``Literal[...]``, which the coercion
-(:func:`dualaction_lib.config.coerce.coerce`) checks: the allowed values are written once, here.
+(:func:`dualaction_lib.config.coerce.coerce`) checks; a numeric field's allowed range is in ``RANGES``
+(checked by :func:`dualaction_lib.config.load.validate`): the allowed values are written once, here.
 Defaults are the seed paper's.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from dualaction_lib.errors import UsageError
 from dualaction_lib.feature_names import DISTILL_LAYERS, FeatureName
 
 Method = Literal["flow", "rgb", "mars", "ds", "ds_mae", "ds_gram"]
@@ -26,8 +29,9 @@ STAGES: tuple[str, ...] = typing.get_args(Stage)
 FREEFORM_KEYS = ("options", "synthetic", "flow_params", "method_overrides")
 
 
-class ConfigError(ValueError):
-    """A configuration key is unknown or its value has the wrong type; the message names the dotted key."""
+class ConfigError(UsageError, ValueError):
+    """A configuration key is unknown, or its value has the wrong type or is out of range; the message
+    names the dotted key (or the file) first. The CLI prints it as one line and exits with code 2."""
 
 
 @dataclass
@@ -43,6 +47,7 @@ class DataConfig:
     norm: Literal["mars", "kinetics"] = "mars"
     num_workers: int = 0
     auto_prepare: bool = True  # synthetic only: generate + extract when frames_root is missing
+    allow_upscale: bool = False  # crop_size larger than the frames' short side (upscaled crops) on request
     fps: float = 25.0  # extraction (prepare) settings
     short_side: int = 256
     flow_backend: Literal["opencv", "torch"] = "opencv"
@@ -132,7 +137,8 @@ class Config:
     device: str = "auto"  # auto | cpu | cuda | cuda:1
     amp: Literal["auto", "off", "bf16", "fp16"] = "auto"  # auto: bf16/fp16 on CUDA, off on CPU
     threads: int = 0  # torch.set_num_threads (0 = leave as is)
-    deterministic: bool = True
+    deterministic: bool = True  # seeded, and deterministic kernels (torch.use_deterministic_algorithms)
+    deterministic_warn_only: bool = True  # an op without a deterministic kernel warns (False: raises)
     out_dir: str = "runs"
     name: str = ""  # run dir name; '' = <method>_seed<seed>
     resume: bool = True  # continue from checkpoint.pt when the run dir has one
@@ -175,6 +181,85 @@ class Config:
 
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
+
+
+@dataclass(frozen=True)
+class Range:
+    """The allowed values of a numeric field: finite, between ``lo`` and ``hi`` (None: unbounded)."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False  # lo itself excluded
+    hi_open: bool = False
+    integer: bool = False
+    choices: tuple[int, ...] = ()
+
+    def __contains__(self, value: float) -> bool:
+        if self.choices:
+            return value in self.choices
+        if not math.isfinite(value):
+            return False
+        above = self.lo is None or (value > self.lo if self.lo_open else value >= self.lo)
+        below = self.hi is None or (value < self.hi if self.hi_open else value <= self.hi)
+        return above and below
+
+    def __str__(self) -> str:
+        if self.choices:
+            return " or ".join(map(str, self.choices))
+        kind = "an integer" if self.integer else "a number"
+        if self.hi is None:
+            return f"{kind} {'>' if self.lo_open else '>='} {self.lo:g}"
+        left, right = "(" if self.lo_open else "[", ")" if self.hi_open else "]"
+        return f"{kind} in {left}{self.lo:g}, {self.hi:g}{right}"
+
+
+def _at_least(lo: float, integer: bool = True) -> Range:
+    return Range(lo, integer=integer)
+
+
+_POSITIVE = Range(0.0, lo_open=True)
+_NON_NEGATIVE = Range(0.0)
+_FRACTION = Range(0.0, 1.0, hi_open=True)  # [0, 1)
+
+# Allowed range of every numeric field (dotted key; a tuple field's range applies to each item).
+RANGES: dict[str, Range] = {
+    "seed": _at_least(0),
+    "threads": _at_least(0),
+    "progress_interval": _NON_NEGATIVE,
+    "log_every": _at_least(1),
+    "data.split": Range(1, 3, integer=True),
+    "data.clip_len": _at_least(1),
+    "data.crop_size": _at_least(1),
+    "data.scales": Range(0.0, 1.0, lo_open=True),
+    "data.num_workers": _at_least(0),
+    "data.fps": _NON_NEGATIVE,  # 0 keeps every frame
+    "data.short_side": _at_least(0),  # 0 keeps the size
+    "data.flow_bound": _POSITIVE,
+    "data.prepare_workers": _at_least(1),
+    "data.val_fraction": Range(0.0, 1.0, hi_open=True),
+    "model.source_seed": _at_least(0),
+    "model.widths": _at_least(1),
+    "model.dropout": _FRACTION,
+    "optim.lr": _POSITIVE,
+    "optim.momentum": _FRACTION,
+    "optim.dampening": _FRACTION,
+    "optim.weight_decay": _NON_NEGATIVE,
+    "optim.epochs": _at_least(1),
+    "optim.batch_size": _at_least(1),
+    "optim.patience": _at_least(0),
+    "optim.factor": Range(0.0, 1.0, lo_open=True, hi_open=True),
+    "optim.step_size": _at_least(1),
+    "optim.warmup_epochs": _at_least(0),
+    "optim.grad_clip": _NON_NEGATIVE,
+    "distill.alpha": _NON_NEGATIVE,
+    "distill.teacher_seed": _at_least(0),
+    "distill.teacher_seeds": _at_least(1),
+    "distill.teacher_widths": _at_least(1),
+    "eval.num_clips": _at_least(1),
+    "eval.crops": Range(choices=(1, 3)),
+    "eval.batch_size": _at_least(1),
+    "eval.every": _at_least(0),
+}
 
 
 def to_dict(section: Any) -> dict[str, Any]:

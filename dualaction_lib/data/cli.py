@@ -62,7 +62,6 @@ def register(subparsers) -> None:
     p.add_argument("--workers", type=int, default=2, help="parallel processes (videos)")
     p.add_argument("--shard", type=_shard, default=(0, 1), help="process shard i of n (0-based), e.g. 1/4")
     p.add_argument("--jpeg-quality", type=int, default=95)
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     g = p.add_argument_group("synthetic benchmark (--dataset synthetic)")
     d = SyntheticSpec()
     g.add_argument("--num-classes", type=int, default=d.num_classes)
@@ -130,7 +129,7 @@ def run_prepare(args) -> int:
         shard=args.shard,
         splits=args.splits,
         spec=spec_from_args(args) if args.dataset == "synthetic" else None,
-        progress=not args.no_progress,
+        progress=getattr(args, "progress", None) is not False,  # --progress / --no-progress, on by default
     )
     print(
         f"prepare: {report.extracted} extracted, {report.already_done} already done, "

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import types
 from typing import Any
 
-from dualaction_lib.config import ConfigError, parse_cli_overrides
+from dualaction_lib.config import parse_cli_overrides
 
 _OVERRIDES_HELP = "any config key as --section.key value (e.g. --optim.lr 0.01 --data.clip_len 16)"
 
@@ -58,11 +57,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("run_b")
     p.add_argument("--method", default="attention", choices=("attention", "average"))
     p.add_argument("--out", help="output directory (default runs/<preset>/fusion_<a>+<b>_<method>)")
-    p.add_argument("--hidden", type=int, default=64)
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--lr", type=float, default=1e-2)
+    p.add_argument("--hidden", type=_positive(int), default=64)
+    p.add_argument("--steps", type=_positive(int), default=300)
+    p.add_argument("--lr", type=_positive(float), default=1e-2)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=fuse_command)
+
+
+def _positive(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__}, got {text!r}") from None
+        if not value > 0:  # also refuses NaN
+            raise argparse.ArgumentTypeError(f"expected a {kind.__name__} > 0, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__
+    return parse
 
 
 def _overrides(args: argparse.Namespace, **explicit: Any) -> dict[str, Any]:
@@ -75,17 +88,18 @@ def train_command(args: argparse.Namespace) -> int:
     from dualaction_lib.config import load_config
     from dualaction_lib.engine.train import train
 
-    try:
-        cfg = load_config(
-            args.preset,
-            **_overrides(
-                args, method=args.method, seed=args.seed, name=args.name, resume=False if args.fresh else None
-            ),
-        )
-        run_dir = train(cfg)
-    except ConfigError as err:
-        print(f"config error: {err}", file=sys.stderr)
-        return 2
+    cfg = load_config(
+        args.preset,
+        **_overrides(
+            args,
+            method=args.method,
+            seed=args.seed,
+            name=args.name,
+            resume=False if args.fresh else None,
+            progress=getattr(args, "progress", None),
+        ),
+    )
+    run_dir = train(cfg)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
         print(run_dir)
     return 0
@@ -94,12 +108,9 @@ def train_command(args: argparse.Namespace) -> int:
 def evaluate_command(args: argparse.Namespace) -> int:
     from dualaction_lib.engine.evaluate import evaluate
 
-    try:
-        overrides = _overrides(args)
-        result = evaluate(args.run_dir, protocol=args.protocol, **overrides)
-    except ConfigError as err:
-        print(f"config error: {err}", file=sys.stderr)
-        return 2
+    result = evaluate(
+        args.run_dir, protocol=args.protocol, **_overrides(args, progress=getattr(args, "progress", None))
+    )
     print(
         f"video top-1 {result['video_top1']:.4f}  top-5 {result['video_top5']:.4f}  "
         f"clip top-1 {result['clip_top1']:.4f}  ({result['num_videos']} videos, {result['protocol']})"

@@ -136,6 +136,47 @@ def ensure_prepared(cfg: Config) -> None:
     )
 
 
+def check_crop_size(cfg: Config, entries: list[Any] | None = None) -> None:
+    """``data.crop_size`` must fit in the frames' short side unless ``data.allow_upscale`` is set.
+
+    The short side is read from the first stored frame of ``entries`` (default: the split's videos,
+    when the data is prepared); before the data is prepared, from ``data.short_side``, the size
+    ``prepare`` will resize the frames to.
+    """
+    d = cfg.data
+    if d.allow_upscale:
+        return
+    prepared = is_prepared(Path(d.frames_root))
+    if entries is None and prepared:
+        train, test, _ = load_entries(cfg)
+        entries = [*train, *test]
+    found = frame_short_side(Path(d.frames_root), entries) if entries else None
+    if found is not None:
+        side, where = found[0], f"the frames' short side, {found[0]} px ({found[1]})"
+    elif not prepared and d.short_side > 0:
+        side, where = d.short_side, f"data.short_side, {d.short_side} px, the size frames are extracted at"
+    else:
+        return
+    if d.crop_size > side:
+        raise ConfigError(
+            f"data.crop_size: {d.crop_size} is larger than {where}; expected an integer in [1, {side}] "
+            f"(lower --data.crop_size, or upscale on purpose with --data.allow_upscale true)"
+        )
+
+
+def frame_short_side(frames_root: Path, entries: list[Any], tries: int = 5) -> tuple[int, Path] | None:
+    """(short side, file) of the first readable stored frame among the first videos of ``entries``."""
+    import cv2
+
+    for entry in entries[:tries]:
+        folder = frames_root / entry.video_id
+        first = min(folder.glob("*.jpg"), default=None) if folder.is_dir() else None
+        image = cv2.imread(str(first), cv2.IMREAD_UNCHANGED) if first is not None else None
+        if image is not None:
+            return min(image.shape[:2]), first
+    return None  # nothing readable: the data check names damaged files
+
+
 def load_entries(cfg: Config) -> tuple[list[Any], list[Any], list[str]]:
     """(train entries, test entries, class names) from <frames_root>/splits."""
     from dualaction_lib.data.layouts import load_index
@@ -229,6 +270,7 @@ def modalities(cfg: Config) -> tuple[str, str]:
 
 def build_train_data(cfg: Config, rt: Any) -> TrainData:
     selection = select_videos(cfg, warn=rt.is_main)
+    check_crop_size(cfg, [*selection.train, *selection.test])
     train_mod, test_mod = modalities(cfg)
     train_ds = make_dataset(cfg, selection.train, train_mod, "train")
     # Every rank draws its own shard; one replica (rank 0 of 1) outside torchrun. Reshuffled per epoch.
@@ -256,7 +298,9 @@ def build_train_data(cfg: Config, rt: Any) -> TrainData:
 def build_eval_data(cfg: Config, bundle: TrainData | None = None) -> EvalData:
     if bundle is not None:
         return EvalData(bundle.test_ds, bundle.val_ds, bundle.train_eval_ds, bundle.classes, bundle.selection)
-    return _eval_sets(cfg, select_videos(cfg), modalities(cfg)[1])
+    selection = select_videos(cfg)
+    check_crop_size(cfg, [*selection.test, *selection.train])
+    return _eval_sets(cfg, selection, modalities(cfg)[1])
 
 
 def _eval_sets(cfg: Config, selection: Selection, modality: str) -> EvalData:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import random
+import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,6 +67,44 @@ def autocast(rt: Runtime) -> contextlib.AbstractContextManager:
 def grad_scaler(rt: Runtime) -> torch.amp.GradScaler:
     """A real scaler only for fp16 (bf16 and fp32 need none)."""
     return torch.amp.GradScaler(rt.device.type, enabled=rt.amp_dtype == torch.float16)
+
+
+CUBLAS_WORKSPACE = ":4096:8"  # cuBLAS's deterministic workspace setting (":16:8" is the other valid one)
+
+
+@contextlib.contextmanager
+def determinism(enabled: bool, warn_only: bool = True) -> Iterator[None]:
+    """PyTorch's documented reproducibility switches for the duration of a run (then restored).
+
+    ``enabled``: ``CUBLAS_WORKSPACE_CONFIG`` (cuBLAS reads it when CUDA starts, so this runs before any
+    CUDA work), ``torch.use_deterministic_algorithms(True, warn_only=warn_only)`` (an op without a
+    deterministic kernel warns, or raises with ``warn_only=False``), cuDNN deterministic and not
+    benchmarking. ``False`` leaves every switch as it is.
+    """
+    cudnn = torch.backends.cudnn
+    saved = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+        cudnn.deterministic,
+        cudnn.benchmark,
+    )
+    if enabled:
+        if os.environ.get("CUBLAS_WORKSPACE_CONFIG") not in (CUBLAS_WORKSPACE, ":16:8"):
+            if torch.cuda.is_initialized():
+                print(
+                    "[dualaction] warning: CUDA started before deterministic mode; set "
+                    f"CUBLAS_WORKSPACE_CONFIG={CUBLAS_WORKSPACE} before starting Python for deterministic "
+                    "cuBLAS",
+                    file=sys.stderr,
+                )
+            os.environ["CUBLAS_WORKSPACE_CONFIG"] = CUBLAS_WORKSPACE
+        torch.use_deterministic_algorithms(True, warn_only=warn_only)
+        cudnn.deterministic, cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(saved[0], warn_only=saved[1])
+        cudnn.deterministic, cudnn.benchmark = saved[2], saved[3]
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> None:

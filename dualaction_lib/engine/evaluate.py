@@ -22,6 +22,7 @@ from tqdm.auto import tqdm
 from dualaction_lib.config import Config, override, read_config
 from dualaction_lib.engine import data as edata
 from dualaction_lib.engine import distributed as D
+from dualaction_lib.engine import rundir
 from dualaction_lib.io import atomic_save, atomic_write_json
 
 
@@ -163,10 +164,12 @@ def evaluate(run_dir: str | Path, protocol: str | None = None, **overrides: Any)
         overrides["eval.protocol"] = protocol
     if overrides:
         cfg = override(cfg, **overrides)
-    rt = D.setup_runtime(cfg.device, cfg.amp)
-    edata.ensure_prepared(cfg)
-    model = load_run_model(run_dir, cfg).to(rt.device)
-    name = "eval.json" if cfg.eval.protocol == own else f"eval_{cfg.eval.protocol}.json"
-    previous = run_dir / "eval.json"
-    seconds = json.loads(previous.read_text()).get("train_seconds") if previous.exists() else None
-    return evaluate_model(model, cfg, run_dir, rt, name=name, train_seconds=seconds)
+    # Locked like training: a run being trained (or evaluated) elsewhere is not rewritten under it.
+    with rundir.lock(run_dir, "evaluation"), D.determinism(cfg.deterministic, cfg.deterministic_warn_only):
+        rt = D.setup_runtime(cfg.device, cfg.amp)
+        edata.ensure_prepared(cfg)
+        model = load_run_model(run_dir, cfg).to(rt.device)
+        name = "eval.json" if cfg.eval.protocol == own else f"eval_{cfg.eval.protocol}.json"
+        previous = run_dir / "eval.json"
+        seconds = json.loads(previous.read_text()).get("train_seconds") if previous.exists() else None
+        return evaluate_model(model, cfg, run_dir, rt, name=name, train_seconds=seconds)

@@ -25,10 +25,13 @@ FUSION_METHODS = ("average", "attention")
 
 
 def load_scores(run_dir: str | Path) -> dict[str, Any]:
-    path = Path(run_dir) / "scores.pt"
-    if not path.exists():
-        raise FileNotFoundError(f"{path} missing: train or evaluate the run first")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    from dualaction_lib.models import load_checkpoint
+
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run directory (train the run first, or check the path)")
+    fix = f"train or evaluate the run first: python -m dualaction_lib evaluate {run_dir}"
+    return load_checkpoint(run_dir / "scores.pt", what="scores file", fix=fix)
 
 
 def align(a: dict, b: dict, split: str) -> tuple[Tensor, Tensor, Tensor, list[str]]:

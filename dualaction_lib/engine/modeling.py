@@ -103,12 +103,14 @@ def load_run_model(run_dir: str | os.PathLike, cfg: Config | None = None) -> nn.
 
     ``cfg`` (default: the run's config.yaml) may carry overrides that do not change the architecture.
     """
+    from dualaction_lib.models import load_checkpoint
+
     run_dir = Path(run_dir)
     ckpt = run_dir / "checkpoint.pt"
     if not ckpt.is_file():
-        raise FileNotFoundError(f"{run_dir} has no checkpoint.pt; train the run first")
+        raise FileNotFoundError(f"{ckpt}: no such file; train the run first")
     cfg = cfg or read_config(run_dir)
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)["model"]
+    state = load_checkpoint(ckpt, fix="train the run again with --fresh")["model"]
     model = build_network(cfg, num_classes=state["fc.weight"].shape[0])
     model.load_state_dict(state)
     return model.eval()

@@ -6,23 +6,29 @@ atomic), eval.json and scores.pt (written by :func:`dualaction_lib.engine.evalua
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from dualaction_lib.config import FREEFORM_KEYS, Config, ConfigError, read_config, save_config
 from dualaction_lib.engine import distributed as D
 from dualaction_lib.io import atomic_write_text, read_jsonl
+from dualaction_lib.locks import DirLock
 
 # Keys a resumed run may change: they say how to run, not what is trained.
 _IGNORED_ON_RESUME = ("resume", "progress", "progress_interval", "log_every", "threads", "device", "amp")
 _IGNORED_ON_RESUME += ("data.check",)  # how thoroughly the files are checked, not which are read
 RUN_FILES = ("metrics.jsonl", "checkpoint.pt", "eval.json", "scores.pt")
+
+
+def lock(run_dir: Path, purpose: str, held_here: bool = True) -> contextlib.AbstractContextManager:
+    """The run directory's lock (``<run_dir>/.lock``); ``held_here=False`` (DDP ranks > 0): no-op."""
+    return DirLock(run_dir, purpose) if held_here else contextlib.nullcontext()
 
 
 def prepare_run_dir(cfg: Config, run_dir: Path) -> bool:
@@ -36,8 +42,8 @@ def prepare_run_dir(cfg: Config, run_dir: Path) -> bool:
         diff = sorted(_diff_keys(old, new))
         if diff:
             raise ConfigError(
-                f"{run_dir} holds a run with another config (keys differ: {', '.join(diff)}); "
-                f"pass resume=False to overwrite it, or choose another name"
+                f"{run_dir}: holds a run with another config (keys differ: {', '.join(diff)}); "
+                f"overwrite it with --fresh (resume=False), or choose another --name"
             )
         return is_complete(cfg, run_dir)
     if not cfg.resume:
@@ -91,7 +97,9 @@ def save_checkpoint(
 
 def resume(path: Path, model: nn.Module, optimizer: Any, scheduler: Any, loss_fn: Any = None) -> int:
     """Load model, optimizer, scheduler, RNG and loss-scale states; returns the first epoch to train."""
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    from dualaction_lib.models import load_checkpoint
+
+    ckpt = load_checkpoint(path, fix="rerun train with --fresh to start the run again")
     model.load_state_dict(ckpt["model"])
     optimizer.load_state_dict(ckpt["optimizer"])
     if scheduler is not None and ckpt.get("scheduler"):

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dualaction_lib.config import Config, load_config, override
+from dualaction_lib.config import Config, load_config, override, validate
 from dualaction_lib.engine import data as edata
 from dualaction_lib.engine import distributed as D
 from dualaction_lib.engine import rundir
@@ -39,17 +39,20 @@ def train(cfg: Config | str = "cpu", *, on_epoch_end: EpochHook | None = None, *
         cfg = load_config(cfg, **overrides)
     elif overrides:
         cfg = override(cfg, **overrides)
+    validate(cfg)  # a Config built or edited in Python skips load_config's checks
+    edata.check_crop_size(cfg)  # before anything is written: the run directory stays untouched
     threads = torch.get_num_threads()
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
-    rt = D.setup_runtime(cfg.device, cfg.amp)
-    try:
-        if cfg.is_distill:
-            _ensure_teacher(cfg, rt)
-        return _train(cfg, rt, on_epoch_end)
-    finally:
-        D.cleanup(rt)
-        torch.set_num_threads(threads)
+    with D.determinism(cfg.deterministic, cfg.deterministic_warn_only):  # before any CUDA work
+        rt = D.setup_runtime(cfg.device, cfg.amp)
+        try:
+            if cfg.is_distill:
+                _ensure_teacher(cfg, rt)
+            return _train(cfg, rt, on_epoch_end)
+        finally:
+            D.cleanup(rt)
+            torch.set_num_threads(threads)
 
 
 def _ensure_source(cfg: Config, rt: D.Runtime) -> None:
@@ -94,6 +97,12 @@ def _ensure_teacher(cfg: Config, rt: D.Runtime) -> None:
 
 def _train(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) -> Path:
     _ensure_source(cfg, rt)
+    # One process trains into a run directory at a time (rank 0 holds the lock for all ranks).
+    with rundir.lock(cfg.run_dir, "training", rt.is_main):
+        return _train_locked(cfg, rt, on_epoch_end)
+
+
+def _train_locked(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) -> Path:
     run_dir = cfg.run_dir
     ckpt_path = run_dir / "checkpoint.pt"
     if rt.is_main and rundir.prepare_run_dir(cfg, run_dir):

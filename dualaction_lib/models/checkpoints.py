@@ -19,6 +19,7 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from dualaction_lib.errors import UserError
 from dualaction_lib.io import atomic_save
 
 __all__ = [
@@ -49,8 +50,8 @@ _STEM_CONV = "conv1.weight"
 _MAX_LISTED = 40  # keys shown per category in messages
 
 
-class CheckpointError(RuntimeError):
-    """A checkpoint cannot be read or does not fit the model."""
+class CheckpointError(UserError, RuntimeError):
+    """A checkpoint cannot be read or does not fit the model; the message names the file first."""
 
 
 @dataclass
@@ -84,27 +85,36 @@ class LoadReport:
         return lines
 
 
-def _read(path: str | os.PathLike) -> Any:
+def _read(path: str | os.PathLike, what: str = "checkpoint", fix: str = "") -> Any:
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint not found: {path}")
+        raise FileNotFoundError(f"{path}: no such {what} file" + (f" ({fix})" if fix else ""))
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
         raise CheckpointError(
-            f"refusing to load {path}: it is not a plain weights file (it would import or run Python "
+            f"{path}: refusing to load it: it is not a plain weights file (it would import or run Python "
             f"objects beyond tensors and containers; torch.load(weights_only=True) said: "
             f"{str(err).splitlines()[0]})"
         ) from None
-    except (RuntimeError, EOFError, OSError) as err:
-        raise CheckpointError(f"cannot read checkpoint {path}: {err}") from err
+    except (RuntimeError, EOFError, OSError, ValueError) as err:
+        # torch's first sentence says what failed; the rest is generic advice
+        detail = str(err).strip().split(". ")[0].splitlines()[0] if str(err).strip() else type(err).__name__
+        hint = fix or "delete it and write it again"
+        raise CheckpointError(
+            f"{path}: cannot read this {what}: the file is truncated or corrupt ({detail}); {hint}"
+        ) from err
 
 
-def load_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a whole checkpoint (state dict + extras) safely, e.g. to resume training."""
-    obj = _read(path)
+def load_checkpoint(path: str | os.PathLike, what: str = "checkpoint", fix: str = "") -> dict[str, Any]:
+    """Read a whole checkpoint (state dict + extras) safely, e.g. to resume training.
+
+    Any torch file of ours (``scores.pt``, ``fusion.pt``) is read the same way: ``what`` names it and
+    ``fix`` says how to recreate it in the error a missing, truncated or corrupt file gives.
+    """
+    obj = _read(path, what, fix)
     if not isinstance(obj, dict):
-        raise CheckpointError(f"{path}: expected a dict checkpoint, found {type(obj).__name__}")
+        raise CheckpointError(f"{path}: expected a dict {what}, found {type(obj).__name__}")
     return obj
 
 

@@ -70,11 +70,10 @@ def fusion_view(folder: str | os.PathLike) -> dict:
     ``confidence_b`` (V,) top softmax probability; ``right_a`` / ``right_b`` (V,) bool; ``labels`` (V,);
     ``classes``; ``streams`` (the two run names).
     """
-    import torch
-
     from dualaction_lib.engine.fuse import align, load_scores
+    from dualaction_lib.models import load_checkpoint
 
-    payload = torch.load(Path(folder) / "fusion.pt", map_location="cpu", weights_only=True)
+    payload = load_checkpoint(Path(folder) / "fusion.pt", what="fusion file", fix="run the fusion again")
     run_a, run_b = (Path(s) for s in payload["streams"])
     scores_a, scores_b, labels, _ = align(load_scores(run_a), load_scores(run_b), "test")
     prob_a, prob_b = scores_a.softmax(1).numpy(), scores_b.softmax(1).numpy()  # (V, K)

@@ -63,9 +63,9 @@ def final_test_top1(run_dir: str | os.PathLike) -> float | None:
 
 def load_test_scores(run_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(scores (V, K), labels (V,), class names) of the run's test split from scores.pt."""
-    import torch
+    from dualaction_lib.engine.fuse import load_scores
 
-    payload = torch.load(Path(run_dir) / "scores.pt", map_location="cpu", weights_only=True)
+    payload = load_scores(run_dir)  # a missing or damaged file is an error naming it
     test = payload["test"]
     return test["scores"].float().numpy(), np.asarray(test["labels"]), list(payload["classes"])
 

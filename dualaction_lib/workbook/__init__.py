@@ -7,7 +7,7 @@ order) and prints the summary, ``cli`` is the ``workbook`` sub-command. See ``pl
     results = workbook.run_plan("configs/plans/smoke.yaml", overrides={"out_dir": "/tmp/runs"})
 """
 
-from dualaction_lib.workbook.cli import add_plan_arguments, main, parse_sets, register
+from dualaction_lib.workbook.cli import add_plan_arguments, check_results, main, parse_sets, register
 from dualaction_lib.workbook.execute import (
     KERNEL,
     Result,
@@ -18,14 +18,18 @@ from dualaction_lib.workbook.execute import (
     run_plan,
     summary_table,
 )
-from dualaction_lib.workbook.plan import STATUS_SUFFIX, Job, expand_plan, is_complete, load_plan
+from dualaction_lib.workbook.guard import RunnerGuard
+from dualaction_lib.workbook.plan import STATUS_SUFFIX, Job, PlanError, expand_plan, is_complete, load_plan
 
 __all__ = [
     "KERNEL",
     "STATUS_SUFFIX",
     "Job",
+    "PlanError",
     "Result",
+    "RunnerGuard",
     "add_plan_arguments",
+    "check_results",
     "execute_job",
     "exit_code",
     "expand_plan",

@@ -13,18 +13,45 @@ from typing import Any
 
 import yaml
 
-from dualaction_lib.workbook.execute import KERNEL, exit_code, run_plan, summary_table
+from dualaction_lib.errors import (
+    ArgumentParser,
+    UsageError,
+    UserError,
+    add_common_options,
+    debug_requested,
+    normalize_progress,
+    run_command,
+)
+from dualaction_lib.workbook.execute import KERNEL, Result, exit_code, run_plan, summary_table
 
 
 def _run_workbook(args: argparse.Namespace) -> int:
     start = time.perf_counter()
-    results = run_plan(
-        args.plan, args.root, only=args.only, overrides=parse_sets(args.set), force=args.force,
-        dry_run=args.dry_run, kernel=args.kernel, timeout=args.timeout, jobs=args.jobs,
-    )  # fmt: skip
+    try:
+        results = run_plan(
+            args.plan, args.root, only=args.only, overrides=parse_sets(args.set), force=args.force,
+            dry_run=args.dry_run, kernel=args.kernel, timeout=args.timeout, jobs=args.jobs,
+            progress=getattr(args, "progress", None),
+        )  # fmt: skip
+    except KeyboardInterrupt as stop:  # Ctrl-C / SIGTERM: the table of what ran, then the one-line error
+        if hasattr(stop, "results"):
+            print(summary_table(stop.results, args.root))
+        raise
     print(summary_table(results, args.root))
     print(f"wall time {time.perf_counter() - start:.0f}s")
-    return exit_code(results)
+    check_results(results)
+    return 0
+
+
+def check_results(results: list[Result]) -> None:
+    """A UserError (one line, exit 1) naming the failed notebooks, when any failed or was blocked."""
+    if exit_code(results):
+        bad = [r for r in results if r.status in ("failed", "blocked", "stopped")]
+        names = ", ".join(r.job.output.name for r in bad[:3]) + (", …" if len(bad) > 3 else "")
+        raise UserError(
+            f"{len(bad)} of {len(results)} notebook(s) failed or were blocked ({names}); see the table "
+            f"above and each notebook's .log"
+        )
 
 
 def parse_sets(items: list[str] | None) -> dict[str, Any]:
@@ -32,9 +59,15 @@ def parse_sets(items: list[str] | None) -> dict[str, Any]:
     result = {}
     for item in items or []:
         key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--set expects name=value, got {item!r}")
-        result[key.strip()] = yaml.safe_load(value)
+        if not sep or not key.strip():
+            raise UsageError(f"--set: expected NAME=VALUE, got {item!r}")
+        try:
+            result[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            problem = getattr(err, "problem", None) or type(err).__name__
+            raise UsageError(
+                f"--set {key.strip()}: {value!r} is not a valid YAML value ({problem})"
+            ) from None
     return result
 
 
@@ -61,11 +94,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Stand-alone entry point with only ``workbook`` (the full CLI is ``python -m dualaction_lib``)."""
-    parser = argparse.ArgumentParser(prog="python -m dualaction_lib.workbook")
-    register(parser.add_subparsers(dest="command", required=True))
-    arguments = parser.parse_args(argv)
-    return int(arguments.func(arguments) or 0)
+    """Stand-alone entry point with only ``workbook`` (the full CLI is ``python -m dualaction_lib``);
+    failures are reported as there: one line on stderr and an exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+
+    def command() -> int:
+        parser = ArgumentParser(prog="python -m dualaction_lib.workbook")
+        add_common_options(parser)
+        subparsers = parser.add_subparsers(dest="command", required=True)
+        register(subparsers)
+        add_common_options(subparsers.choices["workbook"], top=False)
+        arguments = parser.parse_args(normalize_progress(argv))
+        return int(arguments.func(arguments) or 0)
+
+    return run_command(command, debug_requested(argv))
 
 
 if __name__ == "__main__":

@@ -10,20 +10,23 @@ a summary table and returns non-zero.
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from dualaction_lib.errors import Terminated
 from dualaction_lib.io import atomic_write_json, project_root
-from dualaction_lib.workbook.plan import Job, expand_plan, is_complete, load_plan
+from dualaction_lib.workbook.guard import RunnerGuard
+from dualaction_lib.workbook.plan import Job, PlanError, expand_plan, is_complete, load_plan
 
 KERNEL = "python3"
 
@@ -31,16 +34,19 @@ KERNEL = "python3"
 @dataclass
 class Result:
     job: Job
-    status: str  # ok | skipped | failed | blocked | planned
+    status: str  # ok | skipped | failed | blocked | planned | stopped (by a signal to the runner)
     seconds: float = 0.0
     message: str = ""
 
 
 @contextmanager
-def kernel_environment(root: Path) -> Iterator[None]:
-    """Environment the kernels inherit: throttled tqdm, importable library, no forced Agg backend."""
+def kernel_environment(root: Path, progress: bool | None = None) -> Iterator[None]:
+    """Environment the kernels inherit: throttled tqdm (none with ``progress=False``), importable
+    library, no forced Agg backend."""
     saved = dict(os.environ)
     os.environ.setdefault("TQDM_MININTERVAL", "30")
+    if progress is False:
+        os.environ["TQDM_DISABLE"] = "1"
     os.environ["DUALACTION_ROOT"] = str(root)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), saved.get("PYTHONPATH")]))
     if os.environ.get("MPLBACKEND", "").lower() == "agg":  # it would silently drop every figure
@@ -68,12 +74,18 @@ def notebook_error(path: Path) -> str:
     return ""
 
 
-def execute_job(job: Job, root: Path, kernel: str = KERNEL, timeout: int | None = None) -> Result:
+def execute_job(
+    job: Job, root: Path, kernel: str = KERNEL, timeout: int | None = None, guard: RunnerGuard | None = None
+) -> Result:
     """Run one notebook with papermill in a child process; a failure is returned, never raised.
 
     A child process keeps a crashing kernel or a hung notebook away from the runner and lets several
-    notebooks run at once. Its log goes to ``<output>.log``; papermill keeps the partly executed notebook.
+    notebooks run at once. It runs in a process group of its own, tracked by ``guard``
+    (:mod:`dualaction_lib.workbook.guard`). Its log goes to ``<output>.log``; papermill keeps the partly
+    executed notebook.
     """
+    if guard is not None and guard.stopping:
+        return Result(job, "stopped", message="not started: the runner is stopping")
     job.output.parent.mkdir(parents=True, exist_ok=True)
     job.status_path.unlink(missing_ok=True)
     command = [
@@ -86,9 +98,24 @@ def execute_job(job: Job, root: Path, kernel: str = KERNEL, timeout: int | None 
     log_path = job.output.with_name(job.output.name + ".log")
     start = time.perf_counter()
     with open(log_path, "w", encoding="utf-8") as log:
-        code = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT, check=False).returncode
+        if guard is None:
+            proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        else:
+            proc = guard.launch(command, job.output, log, dict(os.environ))
+            if proc is None:
+                return Result(job, "stopped", message="not started: the runner is stopping")
+        try:
+            code = proc.wait()
+        finally:
+            if guard is not None:
+                guard.finished(proc)
     seconds = time.perf_counter() - start
     message = ""
+    if guard is not None and guard.stopping:
+        status = "stopped"
+        message = f"stopped by {signal.Signals(guard.stop_signal).name} (exit {code}); rerun to resume"
+        atomic_write_json(job.status_path, _status(job, status, seconds, message))
+        return Result(job, status, seconds, message)
     if code != 0:
         message = notebook_error(job.output) or _last_line(log_path) or f"papermill exited with {code}"
     else:
@@ -143,19 +170,21 @@ def run_plan(
     kernel: str = KERNEL,
     timeout: int | None = None,
     jobs: int | None = None,
+    progress: bool | None = None,
     log=print,
 ) -> list[Result]:
     """Execute a plan; one Result per job, in plan order.
 
     Up to ``jobs`` notebooks (default: the plan's ``jobs``, else 1) run at once; a step's jobs start when
     every step it ``needs`` has finished, so independent steps overlap. With one worker, plan order.
+    The notebook folders are locked while it runs (:mod:`dualaction_lib.workbook.guard`). SIGINT / SIGTERM
+    stop the running notebooks; then it raises KeyboardInterrupt / Terminated carrying ``results``.
     """
     root = Path(root).resolve() if root is not None else project_root()
     plan = load_plan(plan_path)
     workers = max(1, int(jobs or plan.get("jobs", 1)))
-    todo = expand_plan(plan, root, overrides)
-    if only:
-        todo = [job for job in todo if job.step in only]
+    todo = select_steps(expand_plan(plan, root, overrides), only)
+    check_notebooks(todo, plan_path)
     tags = {id(job): f"[{n}/{len(todo)}] {job.output.name}" for n, job in enumerate(todo, start=1)}
     steps = {job.step: job.needs for job in todo}  # plan order; needs on steps not selected are met
     state = _Schedule(steps)
@@ -169,14 +198,17 @@ def run_plan(
         )
         state.record(result, [j for j in todo if j.step == result.job.step], results)
 
-    def run(job: Job) -> Result:
-        log(f"{tags[id(job)]} running ...", flush=True)
-        return execute_job(job, root, kernel, timeout)
+    guard = RunnerGuard({job.output.parent for job in todo}, log) if not dry_run else None
 
-    with kernel_environment(root), ThreadPoolExecutor(max_workers=workers) as pool:
+    def run(job: Job) -> Result:
+        if guard is None or not guard.stopping:
+            log(f"{tags[id(job)]} running ...", flush=True)
+        return execute_job(job, root, kernel, timeout, guard)
+
+    with kernel_environment(root, progress), guard or nullcontext(), ThreadPoolExecutor(workers) as pool:
         futures: dict[Future, Job] = {}
         while True:
-            ready = state.ready()
+            ready = [] if guard is not None and guard.stopping else state.ready()
             for step in ready:
                 for job in (j for j in todo if j.step == step):
                     if state.blocked(step):
@@ -191,11 +223,45 @@ def run_plan(
                 if ready:
                     continue  # skipped/planned/blocked steps may have unlocked others
                 break
-            done, _ = wait(futures, return_when=FIRST_COMPLETED)
+            done, _ = wait(futures, timeout=1.0, return_when=FIRST_COMPLETED)
+            if guard is not None:
+                guard.poll()
             for future in done:
                 del futures[future]
                 finish(future.result())
+    if guard is not None and guard.stopping:
+        raise _stopped(guard.stop_signal, [results.get(id(job), Result(job, "stopped")) for job in todo])
     return [results[id(job)] for job in todo]
+
+
+def _stopped(signum: int, results: list[Result]) -> KeyboardInterrupt:
+    """Ctrl-C / SIGTERM to the runner, after its notebooks stopped: carries the results for the summary."""
+    cut = sum(r.status == "stopped" for r in results)
+    text = f"{cut} notebook(s) stopped or not started; rerun the plan to resume them"
+    stop = (
+        Terminated(f"stopped by SIGTERM: {text}")
+        if signum == signal.SIGTERM
+        else KeyboardInterrupt(f"interrupted (Ctrl-C): {text}")
+    )
+    stop.results = results  # type: ignore[attr-defined]
+    return stop
+
+
+def select_steps(jobs: list[Job], only: list[str] | None) -> list[Job]:
+    """The jobs of the steps named in ``only`` (all when None); an unknown name is a PlanError."""
+    if not only:
+        return jobs
+    names = list(dict.fromkeys(job.step for job in jobs))
+    unknown = [name for name in only if name not in names]
+    if unknown:
+        raise PlanError(f"--only: unknown step(s) {unknown}; the plan's steps are {names}")
+    return [job for job in jobs if job.step in only]
+
+
+def check_notebooks(jobs: list[Job], plan_path: str | os.PathLike) -> None:
+    for job in jobs:
+        if not job.notebook.is_file():
+            raise PlanError(f"{plan_path}: step {job.step!r}: notebook {job.notebook} does not exist")
 
 
 def summary_table(results: list[Result], root: str | os.PathLike | None = None) -> str:
@@ -209,12 +275,11 @@ def summary_table(results: list[Result], root: str | os.PathLike | None = None) 
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    counts = {
-        s: sum(r.status == s for r in results) for s in ("ok", "skipped", "failed", "blocked", "planned")
-    }
+    statuses = ("ok", "skipped", "failed", "blocked", "stopped", "planned")
+    counts = {s: sum(r.status == s for r in results) for s in statuses}
     lines.append(", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no jobs")
     return "\n".join(lines)
 
 
 def exit_code(results: list[Result]) -> int:
-    return int(any(r.status in ("failed", "blocked") for r in results))
+    return int(any(r.status in ("failed", "blocked", "stopped") for r in results))

@@ -28,9 +28,14 @@ from typing import Any
 
 import yaml
 
+from dualaction_lib.errors import UsageError
 from dualaction_lib.io import project_root
 
 STATUS_SUFFIX = ".status.json"
+
+
+class PlanError(UsageError, ValueError):
+    """A plan that cannot be read or run as written; the message names the plan file or step (exit 2)."""
 
 
 @dataclass
@@ -55,7 +60,7 @@ def _fill(value: Any, params: dict[str, Any]) -> Any:
         try:
             return value.format(**params)
         except KeyError as err:
-            raise ValueError(f"{value!r} uses {{{err.args[0]}}}, which is not a parameter") from err
+            raise PlanError(f"{value!r} uses {{{err.args[0]}}}, which is not a parameter") from None
     if isinstance(value, list):
         return [_fill(v, params) for v in value]
     if isinstance(value, dict):
@@ -71,23 +76,46 @@ def _default_output(stem: str, grid_values: dict[str, Any]) -> str:
 def _grid(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
-            raise ValueError(f"grid entry {key!r} must be a non-empty list, got {values!r}")
+            raise PlanError(f"grid entry {key!r} must be a non-empty list, got {values!r}")
     keys = list(grid)
     return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*grid.values())]
 
 
 def load_plan(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and check a plan: a non-empty ``steps`` list, unique names, ``needs`` on earlier steps only."""
-    plan = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    if not isinstance(plan.get("steps"), list) or not plan["steps"]:
-        raise ValueError(f"{path}: a plan needs a non-empty 'steps' list")
+    """Read and check a plan: a non-empty ``steps`` list, unique names, ``needs`` on earlier steps only.
+
+    Every problem is a :class:`PlanError` naming the file (and line, for a YAML syntax error).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise PlanError(f"{path}: no such plan file (plans live in configs/plans/)")
+    try:
+        plan = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise PlanError(f"{where}: invalid YAML ({problem}); fix the plan") from None
+    except UnicodeDecodeError as err:
+        raise PlanError(f"{path}: not a UTF-8 text file ({err.reason})") from None
+    if not isinstance(plan, dict) or not isinstance(plan.get("steps"), list) or not plan["steps"]:
+        raise PlanError(f"{path}: a plan needs a non-empty 'steps' list")
+    for number, step in enumerate(plan["steps"], start=1):
+        if not isinstance(step, dict) or not isinstance(step.get("notebook"), str):
+            raise PlanError(f"{path}: step {number} must be a mapping with a 'name' and a 'notebook' path")
+        for key, kind in (("parameters", dict), ("grid", dict), ("needs", list), ("done", list)):
+            if not isinstance(step.get(key, kind()), kind):
+                name = step.get("name", number)
+                raise PlanError(f"{path}: step {name!r}: {key!r} must be a {kind.__name__}")
+    if not isinstance(plan.get("parameters", {}), dict):
+        raise PlanError(f"{path}: 'parameters' must be a mapping")
     names = [step.get("name") for step in plan["steps"]]
     if None in names or len(set(names)) != len(names):
-        raise ValueError(f"{path}: every step needs a unique 'name', got {names}")
+        raise PlanError(f"{path}: every step needs a unique 'name', got {names}")
     for step in plan["steps"]:
         unknown = set(step.get("needs", [])) - set(names[: names.index(step["name"])])
         if unknown:
-            raise ValueError(f"{path}: step {step['name']!r} needs unknown or later steps {sorted(unknown)}")
+            raise PlanError(f"{path}: step {step['name']!r} needs unknown or later steps {sorted(unknown)}")
     return plan
 
 
@@ -123,7 +151,7 @@ def expand_plan(
     outputs = [job.output for job in jobs]
     duplicates = {str(o) for o in outputs if outputs.count(o) > 1}
     if duplicates:
-        raise ValueError(f"two jobs write the same notebook: {sorted(duplicates)}; set 'output' templates")
+        raise PlanError(f"two jobs write the same notebook: {sorted(duplicates)}; set 'output' templates")
     return jobs
 
 
