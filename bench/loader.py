@@ -29,7 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from dualaction_lib.data.datasets import VideoDataset  # noqa: E402
 from dualaction_lib.data.layouts import MARS, VideoEntry  # noqa: E402
-from dualaction_lib.data.synthetic import CLASSES, SyntheticSpec, _periodic_noise, render_video  # noqa: E402
+from dualaction_lib.data.synthetic import CLASSES, SyntheticSpec, render_video  # noqa: E402
+from dualaction_lib.data.synthetic.scene import periodic_noise  # noqa: E402
 from dualaction_lib.io import atomic_write_json  # noqa: E402
 
 
@@ -43,7 +44,7 @@ def write_fixture(root: Path, videos: int, frames: int, size: tuple[int, int]) -
         folder = root / cls / f"v_{cls}_g{8 + v:02d}_c01"
         folder.mkdir(parents=True, exist_ok=True)
         rgb = render_video(spec, cls, rng)
-        field = _periodic_noise(rng, max(size), 20.0)[: size[0], : size[1]]
+        field = periodic_noise(rng, max(size), 20.0)[: size[0], : size[1]]
         for p in range(frames):
             cv2.imwrite(str(folder / MARS.rgb(p)), rgb[p], [cv2.IMWRITE_JPEG_QUALITY, 95])
             if p < frames - 1:

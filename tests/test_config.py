@@ -209,5 +209,8 @@ def test_unknown_synthetic_key_is_a_config_error_naming_it():
         ConfigError, match=r"data.synthetic: unknown key\(s\) \['videos_per_class_train:60'\]"
     ):
         synthetic_spec({"videos_per_class_train:60": None})  # YAML '{a:60}' without a space after the colon
-    with pytest.raises(ConfigError, match="data.synthetic: num_frames must be >= 2"):
+    with pytest.raises(ConfigError, match="data.synthetic.num_frames: must be >= 2"):
         synthetic_spec({"num_frames": 1})
+    assert synthetic_spec({"task": "objects"}).classes[0] == "BallMoveLeft"
+    with pytest.raises(ConfigError, match=r"^data.synthetic.task: must be one of \['motion', 'objects'\]"):
+        synthetic_spec({"task": "object"})

@@ -64,12 +64,21 @@ def register(subparsers) -> None:
     p.add_argument("--jpeg-quality", type=int, default=95)
     g = p.add_argument_group("synthetic benchmark (--dataset synthetic)")
     d = SyntheticSpec()
-    g.add_argument("--num-classes", type=int, default=d.num_classes)
+    g.add_argument(
+        "--task",
+        choices=("motion", "objects"),
+        default=d.task,
+        help="motion: the view's motion alone defines the class (8 classes); objects: what moves and how "
+        "(12 classes, Ball/Bar/Box x Left/Right/Up/Down) (default: motion)",
+    )
+    g.add_argument("--num-classes", type=int, default=None, help="the task's first N classes (default: all)")
     g.add_argument("--train-per-class", type=int, default=d.videos_per_class_train)
     g.add_argument("--test-per-class", type=int, default=d.videos_per_class_test)
     g.add_argument("--num-frames", type=int, default=d.num_frames)
     g.add_argument("--frame-size", type=_pair(int), default=d.frame_size, help="H or HxW (64x64)")
-    g.add_argument("--speed", type=_pair(float), default=d.speed, help="px/frame range lo,hi (0.75,2)")
+    g.add_argument(
+        "--speed", type=_pair(float), default=None, help="px/frame range lo,hi (motion 0.75,2; objects 1,2)"
+    )
     g.add_argument("--seed", type=int, default=d.seed)
     p.set_defaults(func=run_prepare)
 
@@ -94,6 +103,7 @@ def register(subparsers) -> None:
 
 def spec_from_args(args) -> SyntheticSpec:
     return SyntheticSpec(
+        task=args.task,
         num_classes=args.num_classes,
         videos_per_class_train=args.train_per_class,
         videos_per_class_test=args.test_per_class,

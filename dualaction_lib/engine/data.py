@@ -23,7 +23,7 @@ from torch.utils.data.distributed import DistributedSampler
 
 from dualaction_lib.config import Config, ConfigError
 from dualaction_lib.data.check import CheckResult
-from dualaction_lib.data.synthetic import SyntheticSpec
+from dualaction_lib.data.synthetic import SpecError, SyntheticSpec
 
 
 @dataclass
@@ -329,5 +329,7 @@ def synthetic_spec(overrides: dict[str, Any]) -> SyntheticSpec:
         raise ConfigError(f"data.synthetic: unknown key(s) {unknown}; known keys: {sorted(known)}")
     try:
         return SyntheticSpec(**{k: tuple(v) if isinstance(v, list) else v for k, v in overrides.items()})
+    except SpecError as err:
+        raise ConfigError(f"data.synthetic.{err.field}: {err.reason}") from err
     except (TypeError, ValueError) as err:
         raise ConfigError(f"data.synthetic: {err}") from err
