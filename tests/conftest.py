@@ -12,6 +12,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import pytest  # noqa: E402
 import torch  # noqa: E402
+from fakes import fake_data  # noqa: E402, F401 (fixture: the in-memory data package of the engine tests)
 
 torch.set_num_threads(1)  # the test models are tiny: threads cost more than they bring
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from test_engine import NUM_CLASSES, Entry, fake_data, smoke  # noqa: F401 (fixture)
+from fakes import NUM_CLASSES, Entry, smoke
 
 from dualaction_lib.config import ConfigError, load_config
 from dualaction_lib.engine import data as edata

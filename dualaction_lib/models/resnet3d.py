@@ -325,7 +325,8 @@ def build_model(arch: str, in_channels: int = 3, num_classes: int = 400, **optio
 
     ``arch``: one of :data:`ARCHS` (``"resnext101"`` = MARS's network, ``"r3d_18"`` = torchvision's).
     ``options`` override the arch defaults: ``shortcut`` ("A"/"B"), ``stem_kernel_t``, ``stem_stride_t``,
-    ``stage_stride_t``, ``max_pool``, ``cardinality``, ``base_width``, ``widths`` (4 stage planes), ``stem_width``, ``dropout``.
+    ``stage_stride_t``, ``max_pool``, ``cardinality``, ``base_width``, ``widths`` (4 stage planes),
+    ``stem_width``, ``dropout``.
     The returned model carries ``arch`` and ``config`` (the arguments that rebuild it).
     """
     key = arch.lower().replace("-", "")
