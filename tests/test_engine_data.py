@@ -92,3 +92,18 @@ def test_torchrun_ddp_two_cpu_processes_agree(ds_run, smoke_dirs, tmp_path):
     # 8 videos (4 held out) / 2 ranks / 2 per rank = 2 steps per epoch, one record per epoch, by rank 0
     assert [(r["first_step"], r["step"]) for r in steps] == [(0, 1), (2, 3)]
     assert (run / "eval.json").exists() and (run / "checkpoint.pt").exists()
+
+
+def test_two_runs_give_identical_results(ds_run, smoke_dirs, tmp_path):
+    """Same config and seed → the same eval.json (minus timings) and scores, byte for byte in value."""
+    runs = []
+    for name in ("a", "b"):
+        cfg = load_config("smoke", method="mars", seed=1, **{**smoke_dirs, "out_dir": str(tmp_path / name)})
+        runs.append(train(cfg))
+    results = [json.loads((r / "eval.json").read_text()) for r in runs]
+    for r in results:
+        r.pop("seconds"), r.pop("train_seconds")
+    assert results[0] == results[1]
+    scores = [torch.load(r / "scores.pt", weights_only=True) for r in runs]
+    for split in ("test", "val"):
+        assert torch.equal(scores[0][split]["scores"], scores[1][split]["scores"])
