@@ -52,6 +52,9 @@ class DataConfig:
     short_side: int = 256
     flow_backend: Literal["opencv", "torch"] = "opencv"
     flow_bound: float = 20.0
+    # Flow quantization: round (unbiased) or truncate (MARS's uint8 cast). prepare's --rounding; train and
+    # evaluate refuse a frames root whose prepare report records another one (engine.data).
+    flow_rounding: Literal["round", "truncate"] = "round"
     prepare_workers: int = 2  # extraction processes
     flow_params: dict[str, Any] = field(default_factory=dict)  # TV-L1 overrides, e.g. {nscales: 2}
     synthetic: dict[str, Any] = field(default_factory=dict)  # SyntheticSpec overrides

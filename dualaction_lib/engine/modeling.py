@@ -152,6 +152,7 @@ TEACHER_DATA_KEYS = (
     "scales",
     "norm",
     "flow_bound",
+    "flow_rounding",
 )
 
 
