@@ -282,6 +282,7 @@ def make_dataset(cfg: Config, entries: list[Any], modality: str, mode: str) -> D
         norm=d.norm,
         scales=tuple(d.scales),
         flip=d.flip,
+        resize=d.resize,
     )
 
 
