@@ -3,6 +3,7 @@
     python bench/loader.py                       # generated MARS-layout frames at 256x340, 0 and 2 workers
     python bench/loader.py --frames-root data/ucf101_frames --workers 0 2 4
     python bench/loader.py --extraction          # also prepare throughput (videos/s, pairs/s)
+    python bench/loader.py --resize linear pil_bilinear --workers 0   # OpenCV vs PIL (MARS) crop resize
 
 Without --frames-root a fixture is written in a temp folder in the real layout: 256x340 JPEG frames
 (the size MARS/mmaction2 extract UCF-101 at) rendered by the synthetic benchmark, and smooth flow JPEGs.
@@ -31,6 +32,7 @@ from dualaction_lib.data.datasets import VideoDataset  # noqa: E402
 from dualaction_lib.data.layouts import MARS, VideoEntry  # noqa: E402
 from dualaction_lib.data.synthetic import CLASSES, SyntheticSpec, render_video  # noqa: E402
 from dualaction_lib.data.synthetic.scene import periodic_noise  # noqa: E402
+from dualaction_lib.data.transforms import RESIZES  # noqa: E402
 from dualaction_lib.io import atomic_write_json  # noqa: E402
 
 
@@ -87,14 +89,17 @@ def bench_loader(args) -> list[dict]:
             )
         rows = []
         for modality in ("rgb", "flow", "rgb+flow"):
-            ds = VideoDataset(root, entries, modality, clip_len=args.clip_len, crop_size=args.crop)
-            for workers in args.workers:
-                result = measure(ds, workers, args.clips, args.batch_size)
-                rows.append({"modality": modality, "workers": workers, **result})
-                print(
-                    f"  {modality:9s} workers={workers}: {result['clips_per_s']:7.1f} clips/s "
-                    f"(first batch {result['first_batch_s']:.1f} s)"
+            for resize in args.resize:
+                ds = VideoDataset(
+                    root, entries, modality, clip_len=args.clip_len, crop_size=args.crop, resize=resize
                 )
+                for workers in args.workers:
+                    result = measure(ds, workers, args.clips, args.batch_size)
+                    rows.append({"modality": modality, "resize": resize, "workers": workers, **result})
+                    print(
+                        f"  {modality:9s} {resize:12s} workers={workers}: {result['clips_per_s']:7.1f} "
+                        f"clips/s (first batch {result['first_batch_s']:.1f} s)"
+                    )
         return rows
 
 
@@ -161,6 +166,7 @@ def main() -> int:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--clips", type=int, default=48, help="clips timed per row (after the first batch)")
     p.add_argument("--workers", type=int, nargs="+", default=[0, 2])
+    p.add_argument("--resize", nargs="+", default=["linear"], choices=RESIZES, help="crop resize filters")
     p.add_argument("--extraction", action="store_true", help="also time prepare (TV-L1 opencv)")
     p.add_argument("--extract-workers", type=int, default=2)
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "loader.json"))

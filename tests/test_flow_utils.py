@@ -30,6 +30,7 @@ def test_quantize_truncate_is_mars_cast_and_clips():
     flow = np.array([-30.0, -20.0, 0.0, 0.1, 19.99, 20.0, 55.0])
     mars = ((np.clip(flow, -20, 20) + 20) / 40 * 255).astype(np.uint8)
     np.testing.assert_array_equal(quantize_flow(flow, rounding="truncate"), mars)
+    assert mars[2] == 127  # zero flow: 127.5 truncated
     q = quantize_flow(flow)
     assert q.dtype == np.uint8 and q[0] == 0 and q[-1] == 255 and q[2] == 128
     assert quantize_flow(np.zeros((4, 5, 2))).shape == (4, 5, 2)

@@ -43,7 +43,7 @@ def test_required_runtime_packages_declared() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     declared = {_name(r) for r in project["dependencies"]}
     needed = {
-        "torch", "torchvision", "opencv-contrib-python-headless", "numpy", "matplotlib", "seaborn",
+        "torch", "torchvision", "opencv-contrib-python-headless", "numpy", "pillow", "matplotlib", "seaborn",
         "pandas", "pyyaml", "tqdm", "papermill", "ipykernel", "ipywidgets", "jupyterlab",
     }  # fmt: skip
     assert needed <= declared, f"missing runtime dependencies: {sorted(needed - declared)}"

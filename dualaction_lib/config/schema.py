@@ -44,6 +44,9 @@ class DataConfig:
     crop_size: int = 112
     scales: tuple[float, ...] = (1.0, 0.8408964, 0.7071068, 0.5946036, 0.5)  # MARS multi-scale crop
     flip: bool = True  # flips negate flow-x
+    # How crops are resized to crop_size: linear = OpenCV's INTER_LINEAR (fast, aliases when downscaling);
+    # pil_bilinear = PIL's antialiased Image.resize(BILINEAR) per frame, MARS's loader (data.transforms).
+    resize: Literal["linear", "pil_bilinear"] = "linear"
     norm: Literal["mars", "kinetics"] = "mars"
     num_workers: int = 0
     auto_prepare: bool = True  # synthetic only: generate + extract when frames_root is missing
@@ -52,6 +55,9 @@ class DataConfig:
     short_side: int = 256
     flow_backend: Literal["opencv", "torch"] = "opencv"
     flow_bound: float = 20.0
+    # Flow quantization: round (unbiased) or truncate (MARS's uint8 cast). prepare's --rounding; train and
+    # evaluate refuse a frames root whose prepare report records another one (engine.data).
+    flow_rounding: Literal["round", "truncate"] = "round"
     prepare_workers: int = 2  # extraction processes
     flow_params: dict[str, Any] = field(default_factory=dict)  # TV-L1 overrides, e.g. {nscales: 2}
     synthetic: dict[str, Any] = field(default_factory=dict)  # SyntheticSpec overrides

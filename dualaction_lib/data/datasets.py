@@ -75,6 +75,7 @@ class VideoDataset(Dataset):
         scales=transforms.MARS_SCALES,
         flip: bool = True,
         bound: float = 20.0,
+        resize: str = "linear",
         short_side: int | None = None,
         naming: str | layouts.FrameNaming | None = None,
         classes: list[str] | None = None,
@@ -83,6 +84,8 @@ class VideoDataset(Dataset):
     ) -> None:
         """Clips of ``entries`` from ``frames_root/<video_id>/``.
 
+        resize: how crops are resized to crop_size, "linear" (OpenCV) or "pil_bilinear" (PIL's antialiased
+            bilinear, as MARS); see :mod:`dualaction_lib.data.transforms`.
         short_side: test-time short side before cropping (default crop_size = MARS's protocol);
             training crops are ``scale * short side`` of the stored frames, resized to crop_size.
         naming: "mars" | "mmaction2" | None (detected from frames_root; an ambiguous root is an error).
@@ -95,12 +98,13 @@ class VideoDataset(Dataset):
         _check_choice("mode", mode, ("train", "test"))
         _check_choice("protocol", protocol, ("mars", "multiclip"))
         _check_choice("norm", norm, transforms.NORMS)
+        _check_choice("resize", resize, transforms.RESIZES)
         _check_choice("missing", missing, ("error", "skip"))
         self.frames_root = Path(frames_root)
         self.naming = layouts.get_naming(naming) if naming else layouts.detect_naming(self.frames_root)
         self.modality, self.clip_len, self.mode, self.protocol = modality, clip_len, mode, protocol
         self.num_clips, self.crops, self.crop_size, self.norm = num_clips, crops, crop_size, norm
-        self.scales, self.flip, self.bound = tuple(scales), flip, float(bound)
+        self.scales, self.flip, self.bound, self.resize = tuple(scales), flip, float(bound), resize
         self.short_side = short_side or crop_size
         if crop_size > self.short_side:
             raise ValueError(f"crop_size {crop_size} exceeds short_side {self.short_side}")
@@ -211,7 +215,7 @@ class VideoDataset(Dataset):
 
     def _finish(self, key: str, clip: np.ndarray, box: transforms.CropBox) -> np.ndarray:
         """(T, H, W, C) uint8 -> (C, T, S, S) float32: crop, resize, flip, normalize."""
-        patch = transforms.crop_resize(clip, box, self.crop_size, flow=key == "flow")
+        patch = transforms.crop_resize(clip, box, self.crop_size, flow=key == "flow", resize=self.resize)
         if key == "flow":
             return transforms.normalize_flow(patch, self.norm)
         return transforms.normalize_rgb(patch, self.norm)
@@ -256,7 +260,7 @@ def build_datasets(
 ) -> tuple[VideoDataset, VideoDataset]:
     """(train, test) datasets from ``<frames_root>/splits`` (UCF-101 or HMDB-51 format, detected).
 
-    kwargs go to both datasets (norm, scales, flip, bound, short_side, protocol, num_clips, crops,
+    kwargs go to both datasets (norm, scales, flip, bound, resize, short_side, protocol, num_clips, crops,
     naming, missing). Left-out videos of both give one DataWarning.
     """
     frames_root = Path(frames_root)

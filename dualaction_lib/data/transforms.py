@@ -5,8 +5,15 @@ Clips are uint8 numpy arrays ``(T, H, W, C)``: RGB (C = 3, RGB order) or flow (C
   ``scales``), at the centre or one of the 4 corners, resized to ``crop_size``; horizontal flip with p = 0.5.
 - Test: the frame's short side is (virtually) resized to ``test_short_side`` (default ``crop_size``, which
   is MARS's protocol) and a ``crop_size`` square is cut at the centre, or at 3 positions along the long
-  side (mmaction2 ``ThreeCrop``). Both are done as one crop-and-resize of the original frame.
-- Flip negates flow-x: in uint8 space ``v -> 255 - v`` (exact, as 127.5 is zero flow).
+  side (mmaction2 ``ThreeCrop``). Both are done as one crop-and-resize of the original frame (MARS resizes
+  the whole frame, then crops: the same region up to a sub-pixel offset).
+- Resize (``resize``): "linear" is OpenCV's INTER_LINEAR (fast; samples 2 x 2 pixels, so it aliases when
+  downscaling); "pil_bilinear" is PIL's ``Image.resize(size, BILINEAR)`` per frame, whose filter widens
+  with the scale (antialiased) -- what MARS's loader does, to RGB images and to each flow axis as an 8-bit
+  'L' image.
+- Flip negates flow-x: in uint8 space ``v -> 255 - v`` (exact, as 127.5 is zero flow). It comes after the
+  resize; mirroring and inverting are per pixel, so the order of the two gives MARS's values (resize,
+  ``FLIP_LEFT_RIGHT``, ``ImageChops.invert``).
 - Normalization presets: "mars" (0-255 input; RGB minus the ActivityNet mean, flow minus 127.5) and
   "kinetics" (RGB on 0-1 minus torchvision's Kinetics mean, divided by its std; flow mapped to [-1, 1]).
 """
@@ -17,12 +24,14 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from PIL import Image
 
 MARS_SCALES = (1.0, 2**-0.25, 2**-0.5, 2**-0.75, 0.5)
 ACTIVITYNET_MEAN = (114.7748, 107.7354, 99.4750)  # RGB, 0-255
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)  # RGB, 0-1
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
 NORMS = ("mars", "kinetics")
+RESIZES = ("linear", "pil_bilinear")
 _CORNERS = ("centre", "top_left", "top_right", "bottom_left", "bottom_right")
 
 
@@ -67,12 +76,19 @@ def test_boxes(height: int, width: int, crop_size: int, test_short_side: int, cr
     return [CropBox(y, centre.x, side, side) for y in (0, centre.y, height - side)]
 
 
-def crop_resize(clip: np.ndarray, box: CropBox, size: int, flow: bool = False) -> np.ndarray:
-    """(T, H, W, C) uint8 -> (T, size, size, C) uint8: crop, resize, flip (negating flow-x)."""
+def crop_resize(
+    clip: np.ndarray, box: CropBox, size: int, flow: bool = False, resize: str = "linear"
+) -> np.ndarray:
+    """(T, H, W, C) uint8 -> (T, size, size, C) uint8: crop, resize (``RESIZES``), flip (negating flow-x)."""
     patch = clip[:, box.y : box.y + box.height, box.x : box.x + box.width]
     if patch.shape[1:3] != (size, size):
-        # Per frame: faster than one call on T*C stacked channels, and INTER_AREA is limited to 4.
-        resized = [cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR) for frame in patch]
+        if resize == "linear":
+            # Per frame: faster than one call on T*C stacked channels, and INTER_AREA is limited to 4.
+            resized = [cv2.resize(frame, (size, size), interpolation=cv2.INTER_LINEAR) for frame in patch]
+        elif resize == "pil_bilinear":
+            resized = [pil_resize(frame, size) for frame in patch]
+        else:
+            raise ValueError(f"resize must be one of {RESIZES}, got {resize!r}")
         patch = np.stack(resized).reshape(len(patch), size, size, -1)
     if box.flip:
         patch = patch[:, :, ::-1]
@@ -80,6 +96,18 @@ def crop_resize(clip: np.ndarray, box: CropBox, size: int, flow: bool = False) -
             patch = patch.copy()
             patch[..., 0] = 255 - patch[..., 0]  # mirrored motion: u -> -u
     return np.ascontiguousarray(patch)
+
+
+def pil_resize(frame: np.ndarray, size: int) -> np.ndarray:
+    """(H, W, C) uint8 -> (size, size, C) with PIL's antialiased bilinear, as MARS: an RGB frame as one
+    'RGB' image, any other channel count (flow x, y) one 'L' image per channel."""
+
+    def one(image: np.ndarray) -> np.ndarray:
+        return np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((size, size), Image.BILINEAR))
+
+    if frame.shape[-1] == 3:
+        return one(frame)
+    return np.stack([one(frame[..., c]) for c in range(frame.shape[-1])], axis=-1)
 
 
 def normalize_rgb(clip: np.ndarray, norm: str) -> np.ndarray:

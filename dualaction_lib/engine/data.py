@@ -104,10 +104,14 @@ def is_prepared(frames_root: Path) -> bool:
 
 
 def ensure_prepared(cfg: Config) -> None:
-    """Generate + extract the synthetic benchmark when missing (one call gets a fresh user going)."""
+    """Generate + extract the synthetic benchmark when missing (one call gets a fresh user going).
+
+    Prepared data must have been extracted with ``data.flow_rounding`` (:func:`check_flow_rounding`).
+    """
     d = cfg.data
     frames = Path(d.frames_root)
     if is_prepared(frames):
+        check_flow_rounding(cfg)
         return
     if d.dataset != "synthetic" or not d.auto_prepare:
         raise FileNotFoundError(
@@ -122,6 +126,7 @@ def ensure_prepared(cfg: Config) -> None:
         short_side=d.short_side,
         flow_backend=d.flow_backend,
         bound=d.flow_bound,
+        rounding=d.flow_rounding,
         flow_params=dict(d.flow_params),
     )
     print(f"[dualaction] preparing the synthetic benchmark in {d.root} → {frames}", file=sys.stderr)
@@ -134,6 +139,27 @@ def ensure_prepared(cfg: Config) -> None:
         spec=spec,
         progress=cfg.progress,
     )
+
+
+def check_flow_rounding(cfg: Config) -> None:
+    """``data.flow_rounding`` must be the rounding the frames root's prepare report records.
+
+    A teacher reads stored flow as it was trained on it: MARS's released flow checkpoints saw truncated
+    levels (zero flow = 127), a teacher trained here on rounded ones saw 127.5. A root without a report
+    (folders extracted elsewhere) or whose report predates the key records nothing and is taken as it is.
+    """
+    from dualaction_lib.data.prepared import read_reports
+
+    d = cfg.data
+    for report in read_reports(Path(d.frames_root)):
+        found = (report.get("fingerprint") or report.get("settings") or {}).get("rounding")
+        if found is not None and found != d.flow_rounding:
+            raise ConfigError(
+                f"data.flow_rounding: {d.flow_rounding!r}, but the flow of {d.frames_root} was extracted "
+                f"with rounding {found!r} ({report['report_path']}); re-extract it with `python -m "
+                f"dualaction_lib prepare --rounding {d.flow_rounding}` into another --out, or set "
+                f"data.flow_rounding to {found!r}"
+            )
 
 
 def check_crop_size(cfg: Config, entries: list[Any] | None = None) -> None:
@@ -256,6 +282,7 @@ def make_dataset(cfg: Config, entries: list[Any], modality: str, mode: str) -> D
         norm=d.norm,
         scales=tuple(d.scales),
         flip=d.flip,
+        resize=d.resize,
     )
 
 

@@ -141,8 +141,8 @@ def resolve_teacher_path(cfg: Config) -> Path:
 
 
 # What the teacher's input means and which videos it saw: a teacher trained with other values reads
-# the student's flow differently (norm, bound, rounding), at another scale or length (crop, scales,
-# clip), or has seen the student's test videos (another data set, split or frames root).
+# the student's flow differently (norm, bound, rounding, resize filter), at another scale or length (crop,
+# scales, clip), or has seen the student's test videos (another data set, split or frames root).
 TEACHER_DATA_KEYS = (
     "dataset",
     "frames_root",
@@ -152,6 +152,8 @@ TEACHER_DATA_KEYS = (
     "scales",
     "norm",
     "flow_bound",
+    "flow_rounding",
+    "resize",
 )
 
 

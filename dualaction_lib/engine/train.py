@@ -41,6 +41,7 @@ def train(cfg: Config | str = "cpu", *, on_epoch_end: EpochHook | None = None, *
         cfg = override(cfg, **overrides)
     validate(cfg)  # a Config built or edited in Python skips load_config's checks
     edata.check_crop_size(cfg)  # before anything is written: the run directory stays untouched
+    edata.check_flow_rounding(cfg)
     threads = torch.get_num_threads()
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
