@@ -45,9 +45,14 @@ class Ctx:
     data: list[str]  # --data.root R --data.frames_root F --out_dir O (the shared smoke data)
     run: Path  # a trained smoke rgb run (read-only: cases that damage it work on a copy)
 
+    @property
+    def group(self) -> str:
+        """The runs' folder under out_dir: smoke-frames, as the data are not the preset's own."""
+        return self.run.parent.name
+
     def copy_run(self, name: str = "copy") -> Path:
-        """A copy of the trained run at <tmp>/runs/smoke/<name>, its config moved there too."""
-        out = self.tmp / "runs" / "smoke" / name
+        """A copy of the trained run at <tmp>/runs/<group>/<name>, its config moved there too."""
+        out = self.tmp / "runs" / self.group / name
         shutil.copytree(self.run, out)
         config = yaml.safe_load((out / "config.yaml").read_text())
         config.update(out_dir=str(self.tmp / "runs"), name=name)
@@ -69,7 +74,8 @@ class Ctx:
 def shared(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("cli_smoke")
     dirs = {"data.root": str(root / "raw"), "data.frames_root": str(root / "frames")}
-    run = train(load_config("smoke", method="rgb", out_dir=str(root / "runs"), **dirs, **{"optim.epochs": 1}))
+    scratch = {"optim.epochs": 1, "model.init": "scratch"}  # as _train asks for it
+    run = train(load_config("smoke", method="rgb", out_dir=str(root / "runs"), **dirs, **scratch))
     data = ["--data.root", dirs["data.root"], "--data.frames_root", dirs["data.frames_root"]]
     return {"data": [*data, "--out_dir", str(root / "runs")], "run": run}
 
@@ -92,7 +98,21 @@ def live_lock(directory: Path, host: str | None = None) -> int:
 
 
 def _train(c: Ctx, *extra: str) -> list[str]:
-    return ["train", "--preset", "smoke", "--method", "rgb", "--optim.epochs", "1", *c.out(), *extra]
+    # from scratch: these cases are about refusals, not about the pretraining stage
+    return [
+        "train",
+        "--preset",
+        "smoke",
+        "--method",
+        "rgb",
+        "--optim.epochs",
+        "1",
+        "--model.init",
+        "scratch",
+    ] + [
+        *c.out(),
+        *extra,
+    ]
 
 
 def _without(c: Ctx, name: str) -> Path:
@@ -127,13 +147,13 @@ def _resume_truncated(c: Ctx) -> list[str]:
 
 
 def _train_locked(c: Ctx, host: str | None = None) -> list[str]:
-    live_lock(c.tmp / "runs/smoke/busy", host)
+    live_lock(c.tmp / "runs" / c.group / "busy", host)
     return _train(c, "--name", "busy")
 
 
 def _evaluate_locked(c: Ctx) -> list[str]:
     live_lock(c.copy_run())
-    return ["evaluate", str(c.tmp / "runs/smoke/copy")]
+    return ["evaluate", str(c.tmp / "runs" / c.group / "copy")]
 
 
 def _workbook_locked(c: Ctx) -> list[str]:
@@ -338,7 +358,7 @@ CASES = [
         "train-locked-run-dir",
         _train_locked,
         1,
-        ["runs/smoke/busy: in use by training", f"PID {os.getpid()} on host {socket.gethostname()}"],
+        ["runs/smoke-frames/busy: in use by training", f"PID {os.getpid()} on host {socket.gethostname()}"],
     ),
     ("evaluate-locked-run-dir", _evaluate_locked, 1, ["copy: in use by training", f"PID {os.getpid()}"]),
     (
@@ -521,7 +541,7 @@ def test_debug_prints_the_traceback_then_the_line(ctx, how):
     [(signal.SIGINT, 130, "error: interrupted (Ctrl-C)"), (signal.SIGTERM, 143, "error: stopped by SIGTERM")],
 )
 def test_signal_during_training_exits_with_one_line_and_releases_the_lock(ctx, signum, code, line):
-    run = ctx.tmp / "runs" / "smoke" / "long"
+    run = ctx.tmp / "runs" / ctx.group / "long"
     argv = [
         sys.executable,
         "-m",

@@ -94,7 +94,7 @@ def test_train_killed_then_rerun_ends_with_the_same_weights(tmp_path: Path, smok
     settings = {**smoke_data, "optim.epochs": 60, "out_dir": str(tmp_path)}
     args = ["train", "--preset", "smoke", "--method", "rgb", *(f"--{k}={v}" for k, v in settings.items())]
     full = train(load_config("smoke", method="rgb", name="full", **settings))
-    run_dir = tmp_path / "smoke" / "killed"
+    run_dir = load_config("smoke", method="rgb", name="killed", **settings).run_dir
     proc = start(*args, "--name", "killed")
     wait_for(lambda: (run_dir / "checkpoint.pt").exists(), proc)
     kill_group(proc)

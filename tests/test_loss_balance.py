@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import nn
 
-from dualaction_lib.engine.loop import loss_balance
+from dualaction_lib.engine.loop import balance_record, loss_balance
 from dualaction_lib.losses import DualActionLoss, gram_loss, mars_mse, multilevel_mae
 
 
@@ -25,7 +25,9 @@ def test_step0_scales_make_every_term_equal_ce_on_the_first_batch():
     ce = torch.nn.functional.cross_entropy(logits, target)
     mae = multilevel_mae([fs["layer1"], fs["pool"]], [ft["layer1"], ft["pool"]])
     gram = gram_loss([fs["layer1"], fs["pool"]], [ft["layer1"], ft["pool"]])
-    assert loss.scales == pytest.approx({"mae": float(ce / mae), "gram": float(ce / gram)})
+    assert {k: float(v) for k, v in loss.scales.items()} == pytest.approx(
+        {"mae": float(ce / mae), "gram": float(ce / gram)}
+    )
     assert float(total) == pytest.approx(float(ce) * (1 + 3.0 * 2))  # CE + α·(CE + CE)
     assert float(parts["mae"]) == pytest.approx(float(mae))  # parts stay the raw terms
     # later batches keep the scales of the first one
@@ -42,7 +44,7 @@ def test_step0_applies_identically_to_mars():
     loss = DualActionLoss(alpha=2.0, mae=False, gram=False, mse=True, layers=("pool",), normalize="step0")
     total, _ = loss(logits, target, fs, ft)
     ce = float(torch.nn.functional.cross_entropy(logits, target))
-    assert loss.scales == pytest.approx({"mse": ce / 2.5})  # mse = (1 + 4) / 2
+    assert float(loss.scales["mse"]) == pytest.approx(ce / 2.5)  # mse = (1 + 4) / 2
     assert float(total) == pytest.approx(ce * 3)
     assert float(mars_mse(fs["pool"], ft["pool"])) == 2.5
 
@@ -60,8 +62,9 @@ def test_loss_balance_reports_values_and_gradient_shares():
     w = nn.Parameter(torch.tensor(2.0))
     weighted = {"ce": 3.0 * w, "gram": 0.5 * w**2}
     terms = {"ce": 3.0 * w, "gram": w**2}
-    record = loss_balance(weighted, terms, [w], epoch=4, step=17)
-    assert record["kind"] == "balance" and (record["epoch"], record["step"]) == (4, 17)
+    measured = loss_balance(weighted, terms, [w])  # 0-dim tensors, fetched later in one transfer
+    floats = {section: {k: float(v) for k, v in values.items()} for section, values in measured.items()}
+    record = balance_record({"kind": "balance", "epoch": 4, "step": 17, **floats})
     assert record["value"] == pytest.approx({"ce": 6.0, "gram": 4.0})
     assert record["weighted"] == pytest.approx({"ce": 6.0, "gram": 2.0})
     assert record["grad_norm"] == pytest.approx({"ce": 3.0, "gram": 2.0})

@@ -67,6 +67,8 @@ class IntervalMeter:
     samples: int = 0
     steps: int = 0
     started: float = field(default_factory=time.perf_counter)
+    # metrics records whose values are still on the device: (record, {section: {name: 0-dim tensor}})
+    deferred: list[tuple[dict[str, Any], dict[str, dict[str, Tensor]]]] = field(default_factory=list)
 
     def add(self, values: Mapping[str, Tensor], samples: int, step: int) -> None:
         for key, value in values.items():
@@ -79,13 +81,27 @@ class IntervalMeter:
         self.samples += samples
         self.steps += 1
 
-    def fetch(self) -> tuple[dict[str, float], dict[str, float]]:
-        """(sums, first non-finite step per value) on the host, in one device-to-host transfer."""
+    def defer(self, record: dict[str, Any], values: Mapping[str, Mapping[str, Tensor]]) -> None:
+        """Write ``record`` with ``values`` (device tensors) filled in at the interval's one transfer."""
+        self.deferred.append((record, {k: dict(v) for k, v in values.items()}))
+
+    def fetch(self) -> tuple[dict[str, float], dict[str, float], list[dict[str, Any]]]:
+        """(sums, first non-finite step per value, deferred records) in one device-to-host transfer."""
         keys = list(self.sums)
-        host = torch.stack([self.sums[k] for k in keys] + [self.first_bad[k] for k in keys]).tolist()
-        return dict(zip(keys, host[: len(keys)], strict=True)), dict(
-            zip(keys, host[len(keys) :], strict=True)
-        )
+        deferred = [t for _, values in self.deferred for section in values.values() for t in section.values()]
+        tensors = [self.sums[k] for k in keys] + [self.first_bad[k] for k in keys]
+        host = torch.stack(tensors + [t.float() for t in deferred]).tolist()
+        sums = dict(zip(keys, host[: len(keys)], strict=True))
+        first_bad = dict(zip(keys, host[len(keys) : 2 * len(keys)], strict=True))
+        fetched = iter(host[2 * len(keys) :])
+        records = [
+            {
+                **record,
+                **{section: {name: next(fetched) for name in names} for section, names in values.items()},
+            }
+            for record, values in self.deferred
+        ]
+        return sums, first_bad, records
 
 
 def check_finite(
@@ -106,36 +122,30 @@ def check_finite(
 
 
 def loss_balance(
-    weighted: Mapping[str, Tensor], terms: Mapping[str, Tensor], params: list[Tensor], epoch: int, step: int
-) -> dict[str, Any]:
+    weighted: Mapping[str, Tensor], terms: Mapping[str, Tensor], params: list[Tensor]
+) -> dict[str, dict[str, Tensor]]:
     """How much each loss term pulls the student: its value and its gradient norm at the parameters.
 
-    ``grad_norm[k] = ‖∂(weighted term k)/∂θ‖₂`` over the student's trainable parameters θ, and
-    ``grad_share[k] = grad_norm[k] / Σ_j grad_norm[j]``. One extra backward pass per term, on one batch,
-    then one host transfer: the training loop calls it on the first batch of every epoch.
+    Returns ``{"value": raw terms, "weighted": terms as they enter the total, "grad_norm": …}`` as 0-dim
+    device tensors, ``grad_norm[k] = ‖∂(weighted term k)/∂θ‖₂`` over the student's trainable parameters θ
+    (one extra backward pass per term, on one batch; the training loop measures the first batch of every
+    epoch). :func:`balance_record` turns the fetched values into a metrics record with the shares.
     """
     norms = {}
     for key, value in weighted.items():
         grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
         norms[key] = torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None))
-    keys = list(weighted)
-    host = torch.stack(
-        [terms[k].detach().float() for k in keys]
-        + [weighted[k].detach().float() for k in keys]
-        + [norms[k] for k in keys]
-    ).tolist()
-    n = len(keys)
-    grad_norm = dict(zip(keys, host[2 * n :], strict=True))
-    total = sum(grad_norm.values()) or 1.0
     return {
-        "kind": "balance",
-        "epoch": epoch,
-        "step": step,
-        "value": dict(zip(keys, host[:n], strict=True)),
-        "weighted": dict(zip(keys, host[n : 2 * n], strict=True)),
-        "grad_norm": grad_norm,
-        "grad_share": {k: v / total for k, v in grad_norm.items()},
+        "value": {k: v.detach() for k, v in terms.items()},
+        "weighted": {k: v.detach() for k, v in weighted.items()},
+        "grad_norm": norms,
     }
+
+
+def balance_record(record: dict[str, Any]) -> dict[str, Any]:
+    """Add ``grad_share[k] = grad_norm[k] / Σ_j grad_norm[j]`` to a fetched loss-balance record."""
+    total = sum(record["grad_norm"].values()) or 1.0
+    return {**record, "grad_share": {k: v / total for k, v in record["grad_norm"].items()}}
 
 
 def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, float]:
@@ -157,7 +167,7 @@ def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, flo
 
     def flush(last_step: int) -> None:
         nonlocal interval, seen
-        sums, first_bad = interval.fetch()  # the interval's only host sync
+        sums, first_bad, deferred = interval.fetch()  # the interval's only host sync
         steps = range(last_step - interval.steps + 1, last_step + 1)
         means = {k: v / interval.samples for k, v in sums.items() if k != "correct"}
         check_finite(means, first_bad, epoch, steps, cfg.log_every)
@@ -168,6 +178,10 @@ def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, flo
             seconds = (time.perf_counter() - interval.started) / interval.steps
             record = {"kind": "step", "epoch": epoch, "first_step": steps.start, "step": steps.stop - 1}
             record.update(means, lr=optimizer.param_groups[0]["lr"], time=round(seconds, 4))
+            for extra in deferred:  # the scales and loss-balance records measured in this interval
+                append_jsonl(
+                    state.metrics_path, balance_record(extra) if extra["kind"] == "balance" else extra
+                )
             append_jsonl(state.metrics_path, record)
             bar.set_postfix(loss=f"{means['loss']:.3f}", refresh=False)
         interval = IntervalMeter()
@@ -188,12 +202,11 @@ def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, flo
         loss_fn = state.loss_fn
         terms = loss_fn.raw_terms(logits.float(), y, s_feats, t_feats)  # before α, with graphs
         if loss_fn.needs_calibration:  # distill.normalize step0: once, on the run's first batch
-            scales = loss_fn.calibrate(terms)
-            if rt.is_main:
-                append_jsonl(state.metrics_path, {"kind": "scales", "step": state.step, "scales": scales})
+            interval.defer({"kind": "scales", "step": state.step}, {"scales": loss_fn.calibrate(terms)})
         weighted = loss_fn.weigh(terms)
-        if first_batch and state.teacher is not None and rt.is_main:
-            append_jsonl(state.metrics_path, loss_balance(weighted, terms, state.params, epoch, state.step))
+        if first_batch and state.teacher is not None:
+            balance = loss_balance(weighted, terms, state.params)
+            interval.defer({"kind": "balance", "epoch": epoch, "step": state.step}, balance)
         first_batch = False
         loss = torch.stack(list(weighted.values())).sum()
         parts = {k: v.detach() for k, v in terms.items()}

@@ -91,7 +91,7 @@ def save_checkpoint(
         epoch=epoch,
         rng_state=D.rng_state(),
         config=cfg.to_dict(),
-        loss_scales=dict(getattr(loss_fn, "scales", {}) or {}),  # distill.normalize step0
+        loss_scales={k: float(v) for k, v in (getattr(loss_fn, "scales", {}) or {}).items()},  # step0
     )
 
 

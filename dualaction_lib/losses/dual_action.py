@@ -60,7 +60,7 @@ class DualActionLoss(nn.Module):
         if mse and "pool" not in names:
             names.append("pool")
         self.feature_names: tuple[str, ...] = tuple(names)
-        self.scales: dict[str, float] = {}  # step0 normalization; empty until calibrated
+        self.scales: dict[str, Tensor | float] = {}  # step0 normalization; empty until calibrated
 
     @property
     def needs_calibration(self) -> bool:
@@ -93,10 +93,14 @@ class DualActionLoss(nn.Module):
         """Each term as it enters the total: CE as it is, distillation terms times α (and their scale)."""
         return {k: v if k == "ce" else self.alpha * self.scales.get(k, 1.0) * v for k, v in terms.items()}
 
-    def calibrate(self, terms: Mapping[str, Tensor]) -> dict[str, float]:
-        """Fix the step0 scales ``s_k = CE / L_k`` from one batch's raw terms (one host transfer)."""
-        values = parts_to_floats({k: v.detach() for k, v in terms.items()})
-        self.scales = {k: values["ce"] / max(v, 1e-12) for k, v in values.items() if k != "ce"}
+    def calibrate(self, terms: Mapping[str, Tensor]) -> dict[str, Tensor]:
+        """Fix the step0 scales ``s_k = CE / L_k`` from one batch's raw terms.
+
+        The scales stay 0-dim tensors on the terms' device (no host transfer); a checkpoint stores them as
+        floats, which :attr:`scales` also accepts.
+        """
+        ce = terms["ce"].detach()
+        self.scales = {k: ce / v.detach().clamp_min(1e-12) for k, v in terms.items() if k != "ce"}
         return dict(self.scales)
 
     def forward(
