@@ -4,7 +4,8 @@ Step time of the cpu student (resnet10, widths 16-32-64-128, batch 16 of 8x40x40
 variants interleaved round-robin, median of ``--reps`` steps:
   default (the preset: stem max-pool, temporal stride 2), channels-last 3D, torch.compile, two threads,
   no stem max-pool, temporal stride 1 in every stage, and both.
-Loader: one epoch of the preset's train loader (RGB+flow clips from the JPEG frames), 0 vs 1 worker.
+Loader: three epochs of the preset's train loader (RGB+flow clips from the JPEG frames): 0 vs 1 worker, and
+the in-memory cache of decoded frames (``data.cache``).
 ``--accuracy``: the RGB student with each architecture lever, trained with the preset's recipe and scored on
 the validation split (never the test split); this is how the preset's architecture was chosen.
 
@@ -105,18 +106,24 @@ def time_steps(cfg, reps: int) -> dict[str, dict]:
     }
 
 
-def time_loader(preset: str) -> dict[str, dict]:
+def time_loader(preset: str, epochs: int = 3) -> dict[str, dict]:
+    """Seconds per epoch of the DS student's train loader (RGB + flow clips), mean over ``epochs``."""
     from dualaction_lib.engine import data as edata
     from dualaction_lib.engine.distributed import setup_runtime
 
     out = {}
-    for workers in (0, 1):
-        cfg = load_config(preset, method="ds", **{"data.num_workers": workers})
+    for name, workers, cache in (
+        ("0 workers", 0, False),
+        ("1 worker", 1, False),
+        ("0 workers, cache", 0, True),
+    ):
+        cfg = load_config(preset, method="ds", **{"data.num_workers": workers, "data.cache": cache})
         bundle = edata.build_train_data(cfg, setup_runtime("cpu", "off"))
-        t0 = time.perf_counter()
-        clips = sum(batch["rgb"].shape[0] for batch in bundle.train_loader)
+        t0, clips = time.perf_counter(), 0
+        for _ in range(epochs):
+            clips += sum(batch["rgb"].shape[0] for batch in bundle.train_loader)
         seconds = time.perf_counter() - t0
-        out[f"{workers} worker(s)"] = {"clips_per_s": round(clips / seconds, 1), "epoch_s": round(seconds, 2)}
+        out[name] = {"clips_per_s": round(clips / seconds, 1), "epoch_s": round(seconds / epochs, 3)}
     return out
 
 

@@ -107,3 +107,16 @@ def test_two_runs_give_identical_results(ds_run, smoke_dirs, tmp_path):
     scores = [torch.load(r / "scores.pt", weights_only=True) for r in runs]
     for split in ("test", "val"):
         assert torch.equal(scores[0][split]["scores"], scores[1][split]["scores"])
+
+
+def test_the_frame_cache_changes_speed_not_samples(ds_run, smoke_dirs):
+    from dualaction_lib.engine import data as edata
+
+    samples = []
+    for cache in (False, True):
+        cfg = load_config("smoke", method="ds", **smoke_dirs, **{"data.cache": cache})
+        ds = edata.make_dataset(cfg, edata.select_videos(cfg).train, "rgb+flow", "train")
+        torch.manual_seed(3)
+        samples.append([ds[i] for i in (0, 1, 0)])  # the second read of video 0 comes from the cache
+    for plain, cached in zip(*samples, strict=True):
+        assert torch.equal(plain["rgb"], cached["rgb"]) and torch.equal(plain["flow"], cached["flow"])

@@ -71,6 +71,7 @@ class DataConfig:
     # fitted there and hyperparameters are chosen there, never on the test split. Whole UCF-101 groups
     # are held out (no clips of one group on both sides); 0 = none (see engine.data.validation_split).
     val_fraction: float = 0.0
+    cache: bool = False  # keep decoded frames in memory across epochs (small data sets, num_workers 0)
 
 
 @dataclass

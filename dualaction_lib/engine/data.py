@@ -283,6 +283,7 @@ def make_dataset(cfg: Config, entries: list[Any], modality: str, mode: str) -> D
         scales=tuple(d.scales),
         flip=d.flip,
         resize=d.resize,
+        cache=d.cache,
     )
 
 
