@@ -15,8 +15,6 @@ Markdown and LaTeX by ``viz.tables`` and drawn by ``viz.plots``.
 
 from __future__ import annotations
 
-import math
-
 import pandas as pd
 
 from dualaction_lib.stats import mean_ci, paired_differences
@@ -286,7 +284,8 @@ def collapse_check(runs: pd.DataFrame, margin: float = 0.20) -> Table:
     rows = pd.DataFrame.from_dict(records, orient="index", columns=columns)
     classes = sorted({int(k) for k in known.num_classes.dropna()}) if not known.empty else []
     caption = (
-        f"Train clip accuracy (%) of each run's last epoch; n = runs (seeds) per row; threshold = chance "
+        f"Train clip accuracy (%) of each run's last epoch: mean and minimum over a row's runs (n = seeds; "
+        f"no confidence interval: a check of every run, not an estimate); threshold = chance "
         f"(1/{'/'.join(map(str, classes)) or 'classes'}) + {100 * margin:.0f} points; 'below' lists "
         f"runs at or under it (collapsed)"
     )
@@ -343,9 +342,3 @@ def alpha_sweep_table(sweep: pd.DataFrame, method: str = "ds") -> Table:
         f"seeds; the preset's α uses the main runs of the seeds the sweep used"
     )
     return Table("alpha_sweep", "Sensitivity to α", caption, grid, layout="grid", header="α")
-
-
-def chance_level(runs: pd.DataFrame) -> float:
-    """1 / number of classes of the runs (NaN when unknown)."""
-    known = runs.num_classes.dropna() if not runs.empty else []
-    return 1.0 / float(max(known)) if len(known) else math.nan
