@@ -165,6 +165,16 @@ def test_table3_and_table4_compare_conditions_pairwise(preset: Path) -> None:
     ds = t4.rows.loc["DS"]
     assert ds["step0"]["n"] == 2 and ds["step0 − paper"]["seeds"] == pytest.approx({1: 0.05, 2: 0.02})
     assert t4.rows.loc["DS − MARS"]["step0"]["n"] == 0, "no normalized MARS run: no pair"
+    assert "†" not in markdown
+    result = json.loads((preset / "ds_norm_seed2" / "eval.json").read_text())
+    result.update(num_videos_left_out=3, num_videos_listed=40)
+    (preset / "ds_norm_seed2" / "eval.json").write_text(json.dumps(result))
+    marked = tables.to_markdown(ablation.table4(ablation.collect_runs(preset)))
+    assert "| DS | 51.0 ± 13.8 (3) | 54.0 ± 50.8 (2) † | +3.5 ± 19.1 (2) |" in marked
+    assert marked.rstrip().endswith(
+        "† 3 of 40 listed test videos left out of the evaluation (skipped by prepare, missing or damaged; "
+        "each run's eval.json lists them)."
+    )
     for table in (t3, t4):
         assert "n" in table.caption and "Student t" in table.caption and "paired" in table.caption
 
@@ -231,6 +241,7 @@ def test_findings_are_written_from_the_intervals(preset: Path) -> None:
         in text
     )
     assert "**DS − MARS** = +4.0 ± 4.3 points (n = 3 paired seeds): the 95 % interval includes 0" in text
+    assert text.startswith("- Table 2 (loss ablation and fusion):\n    - **DS − MARS**")
     assert "**MARS: pretrained − scratch**: not measured" in text
     assert "**DS − MARS (step0)**: not measured" in text
     assert "the highest mean is at α = 1 (51.0 ± " in text

@@ -72,18 +72,18 @@ def sweep_sentence(sweep: pd.DataFrame) -> str:
     return text + "; a test-set description, not a choice: α is never picked on the test split."
 
 
-def summarize(
-    table2: Table,
-    table3: Table,
-    table4: Table,
-    collapse: Table,
-    sweep: pd.DataFrame,
-) -> str:
-    """Markdown bullets: Table 2's paired differences, Tables 3 and 4's changes, collapse, the α sweep."""
-    lines = ["### What this says", ""]
+def summarize(table2: Table, table3: Table, table4: Table, collapse: Table, sweep: pd.DataFrame) -> str:
+    """Markdown bullets, one group per table: Table 2's paired differences, Tables 3 and 4's changes,
+    then the collapse check and the α sweep."""
     diffs = table2.differences if table2.differences is not None else pd.DataFrame()
-    lines += [f"- {difference_sentence(label, row)}" for label, row in diffs.iterrows()]
-    for table in (table3, table4):
-        lines += [f"- {difference_sentence(label, cell)}" for label, cell in _grid_cells(table)]
+    groups = [
+        ("Table 2 (loss ablation and fusion)", [difference_sentence(k, row) for k, row in diffs.iterrows()]),
+        ("Table 3 (pretrained vs scratch)", [difference_sentence(k, c) for k, c in _grid_cells(table3)]),
+        ("Table 4 (step-0 normalization)", [difference_sentence(k, c) for k, c in _grid_cells(table4)]),
+    ]
+    lines = []
+    for title, sentences in groups:
+        lines.append(f"- {title}:")
+        lines += [f"    - {sentence}" for sentence in sentences]
     lines += [f"- {collapse_sentence(collapse)}", f"- {sweep_sentence(sweep)}"]
     return "\n".join(lines) + "\n"

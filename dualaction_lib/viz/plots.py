@@ -89,7 +89,7 @@ def _draw_differences(ax, diffs: pd.DataFrame, title: str) -> None:
         else:
             mean, text = 0.0, "not run"
         ax.annotate(text, (mean, position), xytext=(0, 6), textcoords="offset points", ha="center",
-                    fontsize=7, color="grey" if n == 0 else "black")  # fmt: skip
+                    fontsize=8, color="grey" if n == 0 else "black")  # fmt: skip
     limit = 1.3 * max(reach)
     ax.set_xlim(-limit, limit)
     ax.set_yticks(range(len(diffs)), list(diffs.index))
@@ -106,7 +106,7 @@ def plot_table(table: Table) -> Figure:
         fig = new_figure(8, height)
         _draw_bars(fig.subplots(), bars, table.title)
         return fig
-    fig = new_figure(15, height)
+    fig = new_figure(13, height)
     ax_bars, ax_diff = fig.subplots(1, 2, width_ratios=[3, 2])
     _draw_bars(ax_bars, bars, "mean ± 95 % CI over seeds")
     _draw_differences(ax_diff, diffs, "paired differences over shared seeds")

@@ -103,6 +103,10 @@ def _left_out(row: pd.Series) -> int:
     return 0 if pd.isna(value) else int(value)
 
 
+def _is_left_out(cell) -> bool:
+    return isinstance(cell, dict) and cell.get("kind") == "value" and bool(cell.get("left_out"))
+
+
 def left_out_note(table: pd.DataFrame) -> str:
     """The footnote of a table whose runs left test videos out (empty when none did)."""
     counts = sorted({_left_out(r) for _, r in table.iterrows()} - {0})
@@ -146,8 +150,13 @@ def _blocks(table: Table, pm: str, dagger: str) -> tuple[list[list[str]], str]:
         return blocks, left_out_note(rows)
     if table.layout == "grid":
         head = [table.header, *map(str, table.rows.columns)]
-        body = [[str(label), *(format_stat(c, pm) for c in r.values)] for label, r in table.rows.iterrows()]
-        return [[head, *body]], ""
+        marked = [
+            [str(label), *(format_stat(c, pm) + (dagger if _is_left_out(c) else "") for c in r.values)]
+            for label, r in table.rows.iterrows()
+        ]
+        values = [c for _, r in table.rows.iterrows() for c in r.values if isinstance(c, dict)]
+        counts = pd.DataFrame([{"left_out": c.get("left_out", 0), "listed": c.get("listed")} for c in values])
+        return [[head, *marked]], left_out_note(counts) if len(counts) else ""
     head = [table.header, *map(str, table.rows.columns)]
     body = [
         [str(label), *(_plain_value(v, c in table.percent) for c, v in r.items())]
