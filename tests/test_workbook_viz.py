@@ -241,3 +241,15 @@ def test_display_figure_shows_a_pyplot_figure_once(monkeypatch) -> None:
     assert len(displayed) == 1 and not plt.fignum_exists(fig.number), "inline backend would show it again"
     display_figure(new_figure(2, 2))  # not a pyplot figure: nothing to close
     assert len(displayed) == 2
+
+
+def test_fusion_accuracy_names_the_split_attention_was_fitted_on() -> None:
+    import pandas as pd
+
+    row = {"pair": "DS+Flow", "stream A": 0.5, "stream B": 0.9, "average": 0.8, "attention": 0.85}
+    fig = plots.plot_fusion_accuracy(pd.DataFrame([{**row, "fit_on": "val"}]))
+    assert (
+        fig.axes[0].get_title()
+        == "Late fusion: averaging vs attention (attention fitted on the validation split)"
+    )
+    assert plots.plot_fusion_accuracy(pd.DataFrame([row])).axes[0].get_title().endswith("attention")

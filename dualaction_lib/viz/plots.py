@@ -181,7 +181,10 @@ def plot_fusion_accuracy(summary: pd.DataFrame) -> Figure:
     ax = fig.subplots()
     sns.barplot(data=long, x="pair", y="top1", hue="what", hue_order=list(_FUSION_COLUMNS.values()), ax=ax)
     splits = sorted(set(summary.get("fit_on", pd.Series(dtype=str)).dropna()) - {""})
-    fitted = f" (attention fitted on the {' and '.join(splits)} split)" if splits else ""
+    names = {"val": "validation", "train": "training"}
+    fitted = (
+        f" (attention fitted on the {' and '.join(names.get(x, x) for x in splits)} split)" if splits else ""
+    )
     ax.set(
         xlabel="",
         ylabel="video top-1 (%)",
