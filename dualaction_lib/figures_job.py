@@ -2,9 +2,10 @@
 
     python -m dualaction_lib figures --plan configs/plans/cpu.yaml
 
-Data preparation runs once, up front (generate the synthetic benchmark, extract frames and TV-L1 flow;
-resumable), so notebooks running in parallel never race to create it. Then the plan runs like
-``workbook --plan``; complete runs are skipped, so an interrupted job resumes.
+Data preparation runs once, up front, for every preset the plan uses (its jobs' ``preset`` and the
+pretraining stages they start from, e.g. cpu and cpu_source): generate the synthetic benchmark, extract
+frames and TV-L1 flow (resumable), so notebooks running in parallel never race to create it. Then the
+plan runs like ``workbook --plan``; complete runs are skipped, so an interrupted job resumes.
 """
 
 from __future__ import annotations
@@ -35,6 +36,27 @@ def prepare_data(preset: str, root: Path, progress: bool | None = None) -> float
     return time.perf_counter() - start
 
 
+def plan_presets(jobs: list, default: str = "cpu") -> list[str]:
+    """Every preset whose data the plan's jobs read: each job's ``preset`` and, for presets that start
+    from a pretraining stage (``model.init: pretrained``, ``model.pretrained: auto``), its
+    ``model.source_preset``, recursively; sources first, in plan order otherwise."""
+    from dualaction_lib.config import load_config
+
+    ordered: list[str] = []
+
+    def visit(preset: str) -> None:
+        if preset in ordered:
+            return
+        model = load_config(preset).model
+        if model.init == "pretrained" and model.pretrained == "auto" and model.source_preset:
+            visit(model.source_preset)
+        ordered.append(preset)
+
+    for job in jobs:
+        visit(str(job.parameters.get("preset", default)))
+    return ordered
+
+
 def list_outputs(figures_dir: Path, since: float) -> list[Path]:
     """Figures and tables written (or rewritten) since ``since`` (a time.time() value)."""
     suffixes = {".png", ".pdf", ".md", ".tex"}
@@ -48,9 +70,10 @@ def run(args: argparse.Namespace) -> int:
     params = {**plan.get("parameters", {}), **overrides}
     started, wall = time.time(), time.perf_counter()
     if not args.skip_prepare:
-        print(f"[figures] preparing data for preset {params.get('preset', 'cpu')!r} ...", flush=True)
-        seconds = prepare_data(params.get("preset", "cpu"), root, getattr(args, "progress", None))
-        print(f"[figures] data ready ({seconds:.0f}s)", flush=True)
+        for preset in plan_presets(workbook.expand_plan(plan, root, overrides), params.get("preset", "cpu")):
+            print(f"[figures] preparing data for preset {preset!r} ...", flush=True)
+            seconds = prepare_data(preset, root, getattr(args, "progress", None))
+            print(f"[figures] data of {preset!r} ready ({seconds:.0f}s)", flush=True)
     results = workbook.run_plan(
         args.plan, root, only=args.only, overrides=overrides, force=args.force,
         kernel=args.kernel, timeout=args.timeout, jobs=args.jobs, progress=getattr(args, "progress", None),

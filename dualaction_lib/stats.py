@@ -2,13 +2,15 @@
 error bars the plots draw.
 
 The half-width is ``t_{0.975, n-1} · s / √n`` with the sample standard deviation ``s``; a single value has
-no interval (NaN).
+no interval (NaN). A paired comparison of two methods (:func:`paired_ci`) takes the per-seed differences
+``d_k = a_k − b_k`` over the seeds both have and gives their mean ± the same t interval: seeds share data
+order, initialisation and teacher, so pairing removes the variance the two runs of one seed have in common.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -55,3 +57,40 @@ def ci_interval(values: Iterable[float]) -> tuple[float, float]:
     mean, half, _ = mean_ci(values)
     half = 0.0 if math.isnan(half) else half
     return mean - half, mean + half
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and not math.isnan(value)
+
+
+def paired_differences(
+    a: Mapping[object, float | None] | Sequence[float | None],
+    b: Mapping[object, float | None] | Sequence[float | None],
+) -> dict[object, float]:
+    """``{key: a[key] − b[key]}`` over the keys (seeds) both have a value for, in sorted key order.
+
+    Two mappings pair on their keys; two sequences pair by position (they must have the same length).
+    """
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        keys = sorted(set(a) & set(b))
+        pairs = [(k, a[k], b[k]) for k in keys]
+    elif isinstance(a, Mapping) or isinstance(b, Mapping):
+        raise TypeError("paired_differences pairs two mappings (by key) or two sequences (by position)")
+    else:
+        a, b = list(a), list(b)
+        if len(a) != len(b):
+            raise ValueError(f"paired sequences differ in length ({len(a)} vs {len(b)})")
+        pairs = [(i, x, y) for i, (x, y) in enumerate(zip(a, b, strict=True))]
+    return {k: float(x) - float(y) for k, x, y in pairs if _finite(x) and _finite(y)}
+
+
+def paired_ci(
+    a: Mapping[object, float | None] | Sequence[float | None],
+    b: Mapping[object, float | None] | Sequence[float | None],
+) -> tuple[float, float, int]:
+    """(mean difference a − b, 95 % CI half-width of the paired differences, number of pairs).
+
+    The interval is ``t_{0.975, n-1} · s_d / √n`` with ``s_d`` the standard deviation of the per-seed
+    differences (:func:`paired_differences`); NaN for a single pair, ``(nan, nan, 0)`` for none.
+    """
+    return mean_ci(paired_differences(a, b).values())

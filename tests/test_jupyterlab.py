@@ -65,13 +65,14 @@ CASES = {
         5, 5, "slider", {"source": "samples", "num_frames": 3, "short_side": 48, "timing_repeats": 1}
     ),
     # Gram matrices and feature maps (widgets), distances across the test set (static)
-    "02_gram_matrices": Case(3, 2, "dropdown", {"seed": 0, "max_videos": 4}),
-    # learning curves (widget: smoothing), confusion matrix (static); trains one smoke run live
-    "03_distillation_training": Case(2, 1, "slider", {"method": "ds", "seed": 0, "name": "ds_browser"}),
+    "02_gram_matrices": Case(3, 2, "dropdown", {"seed": 1, "max_videos": 4}),
+    # learning curves (widget: smoothing), loss balance and confusion matrix (static); trains one smoke
+    # run live, from the smoke plan's pretraining run and teacher
+    "03_distillation_training": Case(3, 1, "slider", {"method": "ds", "seed": 1, "name": "ds_browser"}),
     # fusion accuracies (static), learned weights per stream pair (widget)
-    "04_fusion_weights": Case(2, 1, "dropdown", {"seed": 0, "fusion_steps": 50}),
-    # Table 1 bars (widget: fusion), Table 2 bars, alpha sweep (static)
-    "05_ablation_tables": Case(3, 1, "dropdown"),
+    "04_fusion_weights": Case(2, 1, "dropdown", {"seed": 1, "fusion_steps": 50}),
+    # Table 1 (widget: fusion); Tables 2, 3 and 4 with their paired differences, the alpha sweep (static)
+    "05_ablation_tables": Case(5, 1, "dropdown"),
 }
 
 
@@ -132,14 +133,16 @@ def _write_settings(settings: Path) -> None:
 def workspace(tmp_path_factory, smoke_plan: dict) -> dict[str, Path]:
     """Temp folders: served notebooks, private copies of the smoke runs, figures, results, screenshots.
 
-    ``runs`` holds every smoke run (notebooks 02, 04, 05); ``train_runs`` only the flow teacher, so the
-    student notebook 03 trains live does not show up in notebook 05's tables.
+    ``runs`` holds every smoke run (notebooks 02, 04, 05); ``train_runs`` only the flow teacher and the
+    pretraining runs, so the student notebook 03 trains live does not show up in notebook 05's tables.
     """
     base = tmp_path_factory.mktemp("browser")
     preset = smoke_plan["preset_dir"]
     keep = shutil.ignore_patterns("notebooks", "figures", "results")
     shutil.copytree(preset, base / "runs" / preset.name, ignore=keep)
     shutil.copytree(preset / "flow_seed0", base / "train_runs" / preset.name / "flow_seed0")
+    source = preset.parent / "smoke_source"  # the pretraining stage: the live run starts from it
+    shutil.copytree(source, base / "train_runs" / source.name, ignore=keep)
     folders = {name: base / name for name in ("lab", "figures", "results", "screenshots")}
     for folder in folders.values():
         folder.mkdir()

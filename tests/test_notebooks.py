@@ -89,9 +89,14 @@ def test_papermill_help_documents_none_as_the_presets_value() -> None:
     )
     lines = [" ".join(line.split()) for line in result.stdout.splitlines()]
     text = "\n".join(lines)
-    for param in ("alpha: Optional[float] (default None)", "epochs: Optional[int] (default None)"):
+    for param in (
+        "alpha: Optional[float] (default None)",
+        "epochs: Optional[int] (default None)",
+        "init: Optional[str] (default None)",
+        "normalize: Optional[str] (default None)",
+    ):
         assert param in text, text
-    assert text.count("(None: the preset's value)") == 2, text
+    assert text.count("(None: the preset's value)") == 4, text
 
 
 def test_none_parameters_are_decoded_by_the_library() -> None:
@@ -99,10 +104,12 @@ def test_none_parameters_are_decoded_by_the_library() -> None:
     from dualaction_lib.study.runs import run_config
 
     preset = load_config("smoke")
-    cfg = run_config("smoke", "ds", 1, alpha=None, epochs=None)
+    cfg = run_config("smoke", "ds", 1, alpha=None, epochs=None, init=None, normalize=None)
     assert (cfg.distill.alpha, cfg.optim.epochs) == (preset.distill.alpha, preset.optim.epochs)
-    cfg = run_config("smoke", "ds", 1, alpha=0, epochs=3)
+    assert (cfg.model.init, cfg.distill.normalize) == (preset.model.init, preset.distill.normalize)
+    cfg = run_config("smoke", "ds", 1, alpha=0, epochs=3, init="scratch", normalize="step0")
     assert (cfg.distill.alpha, cfg.optim.epochs) == (0.0, 3)
+    assert (cfg.model.init, cfg.distill.normalize) == ("scratch", "step0")
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -12,22 +12,27 @@ from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
+from dualaction_lib.io import read_jsonl
 from dualaction_lib.study import ablation
 
 ROOT = Path(__file__).resolve().parent.parent
 FIGURES = [
     "01_flow_pair", "01_flow_methods", "01_flow_timings", "01_flow_magnitudes", "01_flow_quantization",
     "02_gram_matrices", "02_feature_maps", "02_layer_distances",
-    "03_training/ds_seed0_curves", "03_training/ds_seed0_confusion", "03_training/flow_seed0_curves",
-    "04_fusion_accuracy_seed0", "04_fusion_weights_seed0",
-    "05_table1", "05_table2", "05_alpha_sweep",
+    "03_training/ds_seed1_curves", "03_training/ds_seed1_balance", "03_training/ds_seed1_confusion",
+    "03_training/mars_norm_seed1_balance", "03_training/flow_seed0_curves",
+    "04_fusion_accuracy_seed1", "04_fusion_weights_seed1",
+    "05_table1", "05_table2", "05_table3", "05_table4", "05_alpha_sweep",
 ]  # fmt: skip
+TABLES = ["table1", "table2", "table3", "table4", "collapse_check", "alpha_sweep"]
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 VIEWS = {  # figures each notebook shows: one image per view (as the browser test counts in JupyterLab)
-    "01_flow_inspection": 5, "02_gram_matrices": 3, "03_distillation_training": 2, "04_fusion_weights": 2,
-    "05_ablation_tables": 3,
+    "01_flow_inspection": 5, "02_gram_matrices": 3, "03_distillation_training": 3, "04_fusion_weights": 2,
+    "05_ablation_tables": 5,
 }  # fmt: skip
+CE_ONLY = {"rgb", "flow"}  # notebook 03 of these shows no loss balance (no distillation terms)
 
 pytestmark = pytest.mark.slow
 
@@ -57,8 +62,10 @@ def test_every_notebook_ran(smoke: dict) -> None:
 
 def test_run_accuracies_are_fractions(smoke: dict) -> None:
     preset = smoke["preset_dir"]
-    runs = ["flow", "rgb", "mars", "ds", "ds_mae", "ds_gram"]
-    for name in [f"{m}_seed0" for m in runs] + ["ds_alpha0_seed0", "ds_alpha10_seed0"]:
+    students = [f"{m}_seed1" for m in ("rgb", "mars", "ds", "ds_mae", "ds_gram")]
+    variants = ["mars_norm_seed1", "ds_norm_seed1", "rgb_scratch_seed1", "mars_scratch_seed1"]
+    variants += ["ds_scratch_seed1", "ds_alpha0_seed1"]
+    for name in ["flow_seed0", *students, *variants]:
         result = _json(preset / name / "eval.json")
         for key in ("video_top1", "video_top5", "clip_top1"):
             assert _is_fraction(result[key]), f"{name}: {key} = {result[key]}"
@@ -67,6 +74,16 @@ def test_run_accuracies_are_fractions(smoke: dict) -> None:
     fusions = sorted(preset.glob("fusion_*/eval.json"))
     assert len(fusions) == 10, "5 stream pairs × (average, attention)"
     assert all(_is_fraction(_json(f)["video_top1"]) for f in fusions)
+    attention = [_json(f) for f in fusions if f.parent.name.endswith("_attention")]
+    assert {a["fit_on"] for a in attention} == {"val"}, "attention fitted on the validation split"
+    source = preset.parent / "smoke_source"
+    assert all((source / f"{m}_seed0" / "eval.json").exists() for m in ("rgb", "flow")), "pretraining runs"
+    config = yaml.safe_load((preset / "ds_scratch_seed1" / "config.yaml").read_text())
+    assert (config["model"]["init"], config["distill"]["normalize"]) == ("scratch", "none")
+    config = yaml.safe_load((preset / "ds_norm_seed1" / "config.yaml").read_text())
+    assert (config["model"]["init"], config["distill"]["normalize"]) == ("pretrained", "step0")
+    balance = [r for r in read_jsonl(preset / "ds_seed1" / "metrics.jsonl") if r["kind"] == "balance"]
+    assert [r["epoch"] for r in balance] == [0, 1] and set(balance[0]["grad_share"]) == {"ce", "mae", "gram"}
 
 
 def test_notebook_results(smoke: dict) -> None:
@@ -76,17 +93,18 @@ def test_notebook_results(smoke: dict) -> None:
     assert all(s > 0 for s in flow["seconds_per_pair"].values())
     assert flow["quantized_max_epe"] <= math.sqrt(2) * 20 / 255 + 1e-4  # half a level per component
     assert flow["jpeg_mean_epe"] >= flow["quantized_mean_epe"] * 0.5
-    gram = _json(results / "02_gram_matrices_seed0.json")
+    gram = _json(results / "02_gram_matrices_seed1.json")
     for model in ("DS", "MARS", "RGB"):
         for layer in ("layer1", "layer2", "layer3", "layer4", "pool"):
             for metric in ("gram", "mae"):
                 value = gram["mean_distances"][f"{metric}/{model}/{layer}"]
                 assert math.isfinite(value) and value >= 0, (metric, model, layer, value)
-    fusion = _json(results / "04_fusion_weights_seed0.json")
+    fusion = _json(results / "04_fusion_weights_seed1.json")
     assert set(fusion["accuracy"]) == {"DS+Flow", "DS+RGB", "MARS+Flow", "MARS+RGB", "RGB+Flow"}
     for row in fusion["accuracy"].values():
         assert all(_is_fraction(row[k]) for k in ("stream A", "stream B", "average", "attention"))
     assert all(_is_fraction(w["mean_weight_a"]) for w in fusion["weights"].values())
+    assert {row["fit_on"] for row in fusion["accuracy"].values()} == {"val"}
 
 
 def test_tables_have_every_row(smoke: dict) -> None:
@@ -94,15 +112,32 @@ def test_tables_have_every_row(smoke: dict) -> None:
     values = _json(smoke["preset_dir"] / "results" / "05_ablation_tables.json")
     for name, rows in (("table1", ablation.TABLE1_ROWS), ("table2", ablation.TABLE2_ROWS)):
         labels = [label for label, _ in rows]
-        assert set(values[name]) == set(labels)
+        assert set(values[name]["rows"]) == set(labels)  # result files sort their keys
         for label in labels:
-            assert values[name][label]["n"] >= 1 and _is_fraction(values[name][label]["mean"]), label
+            row = values[name]["rows"][label]
+            assert row["n"] >= 1 and _is_fraction(row["mean"]), (name, label)
         markdown = (figures / f"{name}.md").read_text(encoding="utf-8")
-        latex = (figures / f"{name}.tex").read_text(encoding="utf-8")
         assert all(f"| {label} |" in markdown for label in labels)
-        assert latex.count(r"\\") == len(labels) + 1 and r"\begin{tabular}" in latex
-    alphas = {row["alpha"] for row in values["alpha_sweep"]}
-    assert {0.0, 10.0, 50.0} <= alphas
+    differences = values["table2"]["differences"]
+    assert set(differences) == {label for label, _, _ in ablation.TABLE2_DIFFERENCES}
+    assert all(d["n"] == 1 and abs(d["mean"]) <= 1 for d in differences.values()), "seed 1: one pair each"
+    for name, rows in (("table3", ["RGB", "MARS", "DS", "DS − RGB", "MARS − RGB"]),
+                       ("table4", ["MARS", "DS", "DS − MARS"])):  # fmt: skip
+        assert set(values[name]["rows"]) == set(rows)
+        assert all(cell["n"] == 1 for row in values[name]["rows"].values() for cell in row.values()), name
+    collapse = values["collapse_check"]["rows"]
+    assert {"RGB", "Flow", "DS", "DS (scratch)", "DS (step0)", "DS α=0"} <= set(collapse)
+    alphas = {row["alpha"]: row["n"] for row in values["alpha_sweep"]}
+    assert alphas == {0.0: 1, 1.0: 1}, "the sweep's α and the preset's, from the students step"
+    for name in TABLES:
+        latex = (figures / f"{name}.tex").read_text(encoding="utf-8")
+        assert r"\begin{tabular}" in latex and "$$" not in latex, name
+        assert "Student t" in latex or "no confidence interval" in latex, f"{name}: the CI method"
+        caption = (figures / f"{name}.md").read_text(encoding="utf-8").splitlines()[0]
+        assert "n = " in caption or "(n) = " in caption, f"{name}: the caption states n"
+    assert (
+        "- Table 2 (loss ablation and fusion):" in values["summary"] and "**DS − MARS**" in values["summary"]
+    )
 
 
 def test_every_figure_saved_as_png_and_pdf(smoke: dict) -> None:
@@ -121,7 +156,8 @@ def test_batch_notebooks_hold_static_figures_only(smoke: dict) -> None:
         mimes = {m for o in outputs for m in o.get("data", {})}
         assert WIDGET_MIME not in mimes, result.job.output.name
         images = sum("image/png" in o.get("data", {}) for o in outputs)
-        assert images == VIEWS[result.job.notebook.stem], f"{result.job.output.name}: {images} figures"
+        expected = VIEWS[result.job.notebook.stem] - (result.job.parameters.get("method") in CE_ONLY)
+        assert images == expected, f"{result.job.output.name}: {images} figures"
         shown_twice = [o for o in outputs if "<Figure" in str(o.get("data", {}).get("text/plain", ""))]
         assert not shown_twice, f"{result.job.output.name}: a Figure returned as a cell result"
         injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]

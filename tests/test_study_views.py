@@ -107,3 +107,66 @@ def test_method_comparison_titles_the_errors_it_is_given() -> None:
         "dis",
     ]
     assert not any(" ms" in t for t in titles), "no cold run times next to the flows"
+
+
+def test_accuracy_panel_shows_train_and_periodic_test_accuracy(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path, epochs=7, top1=0.6)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    for record in records:  # eval.every = 3: test accuracy after epochs 3 and 6 (the 7th is the final one)
+        if record["kind"] == "epoch" and (record["epoch"] + 1) % 3 == 0:
+            record["test_video_top1"] = 0.1 * (record["epoch"] + 1)
+    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
+    ax_acc = runs.curves_view(run).axes[2]
+    lines = {line.get_label(): line for line in ax_acc.get_lines()}
+    np.testing.assert_allclose(lines["train clip acc."].get_xdata(), range(1, 8))
+    test = lines["test video top-1"]
+    np.testing.assert_allclose(test.get_xdata(), [3, 6, 7])
+    np.testing.assert_allclose(test.get_ydata(), [0.3, 0.6, 0.6]), "measured points joined to the final one"
+    without = runs.curves_view(_fake_run(tmp_path / "other", epochs=2, top1=0.6)).axes[2]
+    assert "test video top-1" not in [line.get_label() for line in without.get_lines()], "no lone point"
+
+
+def _balance_record(epoch: int, step: int, shares: dict) -> dict:
+    values = {k: 10 * v for k, v in shares.items()}
+    return {"kind": "balance", "epoch": epoch, "step": step, "value": values, "weighted": values,
+            "grad_norm": shares, "grad_share": shares}  # fmt: skip
+
+
+def test_loss_balance_view(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path)
+    assert runs.balance_view(run) is None, "CE only: no balance to show"
+    records = [
+        _balance_record(0, 0, {"ce": 0.05, "mae": 0.15, "gram": 0.8}),
+        _balance_record(1, 20, {"ce": 0.5, "mae": 0.25, "gram": 0.25}),
+    ]
+    with (run / "metrics.jsonl").open("a", encoding="utf-8") as f:
+        f.writelines(json.dumps(r) + "\n" for r in records)
+    balance = runs.load_balance(run)
+    assert balance.term.tolist() == ["CE", "α·MAE", "α·Gram"] * 2
+    fig = runs.balance_view(run)
+    ax_value, ax_share = fig.axes[:2]
+    assert ax_value.get_yscale() == "log" and [line.get_label() for line in ax_value.get_lines()] == [
+        "CE", "α·MAE", "α·Gram",
+    ]  # fmt: skip
+    tops = sorted((round(p.get_x() + p.get_width() / 2), round(p.get_y() + p.get_height(), 6))
+                  for p in ax_share.patches)  # fmt: skip
+    assert tops == [(1, 0.05), (1, 0.2), (1, 1.0), (2, 0.5), (2, 0.75), (2, 1.0)], "stacked shares"
+    assert fig._suptitle.get_text() == "ds_seed0: gradient shares at step 0 — CE 5%, α·MAE 15%, α·Gram 80%"
+
+
+def test_run_config_decodes_none_and_finds_the_teacher(tmp_path: Path) -> None:
+    from dualaction_lib.config import load_config, save_config
+
+    preset = load_config("smoke")
+    cfg = runs.run_config("smoke", "ds", 1, init=None, normalize=None)
+    assert (cfg.model.init, cfg.distill.normalize) == (preset.model.init, preset.distill.normalize)
+    cfg = runs.run_config("smoke", "ds", 1, init="scratch", normalize="step0", name="ds_x")
+    assert (cfg.model.init, cfg.distill.normalize, cfg.run_name) == ("scratch", "step0", "ds_x")
+    for seed in (4, 5):
+        folder = tmp_path / f"mars_seed{seed}"
+        folder.mkdir()
+        cfg = load_config("smoke", method="mars", seed=seed, **{"distill.teacher_seeds": 3})
+        save_config(cfg, folder / "config.yaml")
+    assert runs.teacher_seed(tmp_path, 4) == 1 and runs.teacher_seed(tmp_path, 5) == 2
+    with pytest.raises(FileNotFoundError, match="no student run of seed 6"):
+        runs.teacher_seed(tmp_path, 6)

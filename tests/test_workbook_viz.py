@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -38,15 +37,6 @@ def _fake_fusion(root: Path, a: str, b: str, method: str, top1: float) -> None:
     (folder / "eval.json").write_text(json.dumps(result))
 
 
-def test_mean_ci_uses_student_t() -> None:
-    mean, half, n = mean_ci([0.5, 0.6, 0.7])
-    assert n == 3 and mean == pytest.approx(0.6)
-    assert half == pytest.approx(4.303 * 0.1 / math.sqrt(3), rel=1e-3)
-    mean, half, n = mean_ci([0.4])
-    assert mean == 0.4 and math.isnan(half) and n == 1
-    assert mean_ci([])[2] == 0
-
-
 def test_tables_from_run_folders(tmp_path: Path) -> None:
     for seed, (rgb, ds) in enumerate([(0.3, 0.6), (0.4, 0.7), (0.35, 0.65)], start=1):
         _fake_run(tmp_path, f"rgb_seed{seed}", "rgb", seed, rgb)
@@ -56,21 +46,27 @@ def test_tables_from_run_folders(tmp_path: Path) -> None:
     _fake_run(tmp_path, "ds_alpha0_seed1", "ds", 1, 0.3, alpha=0.0)
     runs = ablation.collect_runs(tmp_path)
     fusions = ablation.collect_fusions(tmp_path, runs)
-    assert len(runs) == 8 and runs.main.sum() == 7 and len(fusions) == 3
+    assert len(runs) == 8 and (runs.variant == "main").sum() == 7 and len(fusions) == 3
+    assert runs.set_index("run").loc["ds_alpha0_seed1", "variant"] == "sweep"
     t1 = ablation.table1(runs, fusions)
-    assert list(t1.index) == [label for label, _ in ablation.TABLE1_ROWS]
-    assert t1.loc["DS: Mimic", "n"] == 3 and t1.loc["DS: Mimic", "mean"] == pytest.approx(0.65)
-    assert t1.loc["DS: Mimic+Flow", "mean"] == pytest.approx(0.9) and t1.loc["MARS: Mimic", "n"] == 0
-    markdown = tables.to_markdown(t1, "Table 1")
+    assert list(t1.rows.index) == [label for label, _ in ablation.TABLE1_ROWS]
+    assert t1.rows.loc["DS: Mimic", "n"] == 3 and t1.rows.loc["DS: Mimic", "mean"] == pytest.approx(0.65)
+    assert (
+        t1.rows.loc["DS: Mimic+Flow", "mean"] == pytest.approx(0.9) and t1.rows.loc["MARS: Mimic", "n"] == 0
+    )
+    markdown = tables.to_markdown(t1)
     assert "| DS: Mimic | 65.0 ± " in markdown and "| MARS: Mimic | – | 0 |" in markdown
-    paths = tables.write_table(ablation.table2(runs, fusions), "table2", "Table 2: α", tmp_path / "figs")
+    paths = tables.write_table(ablation.table2(runs, fusions), tmp_path / "figs")
     latex = paths[1].read_text()
     assert (
-        r"\begin{tabular}{lrr}" in latex and r"$\alpha$" in latex and "DS + Flow, attention fusion" in latex
+        r"\begin{tabular}{lrr}" in latex
+        and r"(CE + $\alpha\cdot$MSE)" in latex
+        and "DS + Flow, attention fusion" in latex
     )
+    assert "$$" not in latex, "adjacent symbols merge into one math group, never TeX's display math"
     sweep = ablation.alpha_sweep(runs)
-    assert sweep.alpha.tolist() == [0.0, 50.0] and sweep.n.tolist() == [1, 3]
-    assert plots.plot_table_bars(t1, "t").axes and plots.plot_alpha_sweep(sweep, {"RGB": 0.35}).axes
+    assert sweep.alpha.tolist() == [0.0, 50.0] and sweep.n.tolist() == [1, 1], "the sweep's seeds only"
+    assert plots.plot_table(t1).axes and plots.plot_alpha_sweep(sweep, {"RGB": 0.35}).axes
 
 
 def test_tables_mark_rows_whose_runs_left_test_videos_out(tmp_path: Path) -> None:
@@ -84,21 +80,19 @@ def test_tables_mark_rows_whose_runs_left_test_videos_out(tmp_path: Path) -> Non
     _fake_fusion(tmp_path, "ds_seed1", "flow_seed0", "attention", 0.9)
     runs = ablation.collect_runs(tmp_path)
     t1 = ablation.table1(runs, ablation.collect_fusions(tmp_path, runs))
-    assert t1.loc["DS: Mimic", "left_out"] == 2 and t1.loc["RGB", "left_out"] == 0
-    assert t1.loc["DS: Mimic+Flow", "left_out"] == 1  # a fusion scores what its streams scored
-    markdown = tables.to_markdown(t1, "Table 1")
+    assert t1.rows.loc["DS: Mimic", "left_out"] == 2 and t1.rows.loc["RGB", "left_out"] == 0
+    assert t1.rows.loc["DS: Mimic+Flow", "left_out"] == 1  # a fusion scores what its streams scored
+    markdown = tables.to_markdown(t1)
     assert "| DS: Mimic | 60.0 ± 0.0 † | 2 |" in markdown and "| RGB | 40.0 ± 0.0 | 2 |" in markdown
     assert markdown.rstrip().endswith(
         "† up to 2 of 48 listed test videos left out of the evaluation (skipped by prepare, missing or "
         "damaged; each run's eval.json lists them)."
     )
-    latex = tables.to_latex(t1, "Table 1", "tab:t1")
+    latex = tables.to_latex(t1)
     assert r"60.0 $\pm$ 0.0$^\dagger$ & 2" in latex and r"\footnotesize $^\dagger$ up to 2 of 48" in latex
     zero = runs.assign(left_out=0)
     clean = ablation.table2(zero, ablation.collect_fusions(tmp_path, zero))
-    assert "†" not in tables.to_markdown(clean, "Table 2") and "dagger" not in tables.to_latex(
-        clean, "t", "l"
-    )
+    assert "†" not in tables.to_markdown(clean) and "dagger" not in tables.to_latex(clean)
 
 
 def _coordinates(ax, axis: int) -> np.ndarray:
@@ -131,7 +125,7 @@ def test_plotted_error_bars_are_the_tables_confidence_intervals(tmp_path: Path) 
     _fake_run(tmp_path, "ds_alpha10_seed1", "ds", 1, 0.5, alpha=10.0)
     _fake_run(tmp_path, "ds_alpha10_seed2", "ds", 2, 0.58, alpha=10.0)
     runs = ablation.collect_runs(tmp_path)
-    table = ablation.table1(runs, ablation.collect_fusions(tmp_path, runs))
+    table = ablation.table1(runs, ablation.collect_fusions(tmp_path, runs)).rows
     bars = _coordinates(plots.plot_table_bars(table, "t").axes[0], axis=0)
     for row in ("RGB", "DS: Mimic"):
         mean, ci = table.loc[row, "mean"], table.loc[row, "ci"]
@@ -139,9 +133,10 @@ def test_plotted_error_bars_are_the_tables_confidence_intervals(tmp_path: Path) 
     assert not _drawn(100 * 0.95, bars), "one seed (Flow) has no interval, so no whisker"
 
     sweep = ablation.alpha_sweep(runs)
+    assert sweep.n.tolist() == [2, 2], "the preset's α point uses the sweep's seeds (1 and 2)"
     curve = _coordinates(plots.plot_alpha_sweep(sweep).axes[0], axis=1)
-    for mean, ci, n in zip(sweep["mean"], sweep["ci"], sweep["n"], strict=True):
-        assert n < 2 or (_drawn(100 * (mean - ci), curve) and _drawn(100 * (mean + ci), curve))
+    for mean, ci in zip(sweep["mean"], sweep["ci"], strict=True):
+        assert _drawn(100 * (mean - ci), curve) and _drawn(100 * (mean + ci), curve)
 
     rng = np.random.default_rng(0)
     distances = pd.DataFrame(
@@ -246,3 +241,15 @@ def test_display_figure_shows_a_pyplot_figure_once(monkeypatch) -> None:
     assert len(displayed) == 1 and not plt.fignum_exists(fig.number), "inline backend would show it again"
     display_figure(new_figure(2, 2))  # not a pyplot figure: nothing to close
     assert len(displayed) == 2
+
+
+def test_fusion_accuracy_names_the_split_attention_was_fitted_on() -> None:
+    import pandas as pd
+
+    row = {"pair": "DS+Flow", "stream A": 0.5, "stream B": 0.9, "average": 0.8, "attention": 0.85}
+    fig = plots.plot_fusion_accuracy(pd.DataFrame([{**row, "fit_on": "val"}]))
+    assert (
+        fig.axes[0].get_title()
+        == "Late fusion: averaging vs attention (attention fitted on the validation split)"
+    )
+    assert plots.plot_fusion_accuracy(pd.DataFrame([row])).axes[0].get_title().endswith("attention")

@@ -1,25 +1,39 @@
-"""Notebook 05's numbers: every run of a plan collected into the paper's tables (mean ± 95 % CI over seeds).
+"""Notebook 05's numbers: the runs of a plan (``study.collect``) as the paper's tables, with statistics.
 
-Runs are read back from ``<out_dir>/<preset>/``: single runs (``<method>_seed<k>``, with config.yaml and
-eval.json), α-sweep runs (any other name, e.g. ``ds_alpha10_seed1``) and fusions
-(``fusion_<a>+<b>_<average|attention>`` with eval.json naming the two streams). The tables are rendered
-by :mod:`dualaction_lib.viz.tables`. Each row carries how many listed test videos its runs left out
-(skipped by prepare, missing or damaged: eval.json's ``num_videos_left_out``); the tables mark it.
+Every cell is a mean ± 95 % CI over seeds (Student t, ``stats.mean_ci``); every comparison is a paired
+difference over the seeds both sides share (``stats.paired_ci``): seed k of every student shares data
+order, initialisation and flow teacher (k mod the number of teacher seeds), so pairing removes what the
+runs of one seed have in common. Tables are :class:`dualaction_lib.viz.tables.Table` objects, rendered as
+Markdown and LaTeX by ``viz.tables`` and drawn by ``viz.plots``.
+
+- Table 1: Mimic / Mimic+RGB / Mimic+Flow for MARS and DS; RGB, Flow (the teacher seeds), RGB+Flow.
+- Table 2: MARS → +MAE → +Gram → both (DS) → DS+Flow averaging → attention, and paired differences.
+- Table 3: RGB, MARS and DS from scratch vs pretrained, with paired differences.
+- Table 4: MARS and DS with the paper's loss vs the step-0 normalization (beyond the paper).
+- The collapse check (final train accuracy vs chance + 20 points) and the α sweep.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import os
-from pathlib import Path
-
 import pandas as pd
-import yaml
 
-from dualaction_lib.stats import mean_ci
+from dualaction_lib.stats import mean_ci, paired_differences
+from dualaction_lib.viz.tables import Table
 
-# (row label, what) — what: ("run", method) or ("fusion", method_a, method_b, fusion method)
+from .collect import collect_fusions, collect_runs
+
+__all__ = [
+    "TABLE1_ROWS", "TABLE2_ROWS", "TABLE2_DIFFERENCES", "collect_runs", "collect_fusions", "table1",
+    "table2", "table3", "table4", "collapse_check", "alpha_sweep", "alpha_sweep_table",
+]  # fmt: skip
+
+CI_TEXT = "mean ± 95 % CI over seeds (Student t)"
+PAIRED_TEXT = (
+    "paired differences: mean ± 95 % CI (Student t) of the per-seed differences over the seeds both "
+    "sides share, in percentage points"
+)
+
+# (row label, what) — what: ("run", method[, variant]) or ("fusion", method_a, method_b, fusion method)
 TABLE1_ROWS = (
     ("RGB", ("run", "rgb")),
     ("Flow", ("run", "flow")),
@@ -39,90 +53,25 @@ TABLE2_ROWS = (
     ("DS + Flow, averaging", ("fusion", "ds", "flow", "average")),
     ("DS + Flow, attention fusion", ("fusion", "ds", "flow", "attention")),
 )
-
-
-def _read(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8"))
-
-
-def collect_runs(preset_dir: str | os.PathLike) -> pd.DataFrame:
-    """One row per trained run: run, method, seed, alpha, main (named <method>_seed<k>), accuracies."""
-    rows = []
-    for run in sorted(Path(preset_dir).glob("*/eval.json")):
-        folder = run.parent
-        if folder.name.startswith("fusion_") or not (folder / "config.yaml").exists():
-            continue
-        config = yaml.safe_load((folder / "config.yaml").read_text(encoding="utf-8"))
-        result = _read(run)
-        method, seed = config.get("method"), config.get("seed")
-        rows.append(
-            {
-                "run": folder.name,
-                "method": method,
-                "seed": seed,
-                "alpha": float(config.get("distill", {}).get("alpha", math.nan)),
-                "main": folder.name == f"{method}_seed{seed}",
-                "video_top1": result.get("video_top1"),
-                "clip_top1": result.get("clip_top1"),
-                "video_top5": result.get("video_top5"),
-                "left_out": int(result.get("num_videos_left_out", 0)),
-                "listed": result.get("num_videos_listed", result.get("num_videos")),
-            }
-        )
-    columns = ["run", "method", "seed", "alpha", "main", "video_top1", "clip_top1", "video_top5"]
-    return pd.DataFrame(rows, columns=[*columns, "left_out", "listed"])
-
-
-def collect_fusions(preset_dir: str | os.PathLike, runs: pd.DataFrame | None = None) -> pd.DataFrame:
-    """One row per fusion: streams' runs and methods, the student's seed, fusion method, accuracies."""
-    runs = collect_runs(preset_dir) if runs is None else runs
-    by_name = runs.set_index("run") if not runs.empty else pd.DataFrame()
-    rows = []
-    for path in sorted(Path(preset_dir).glob("fusion_*/eval.json")):
-        result = _read(path)
-        names = [Path(s).name for s in result.get("streams", [])]
-        if len(names) != 2 or any(n not in by_name.index for n in names):
-            continue
-        a, b = (by_name.loc[n] for n in names)
-        rows.append(
-            {
-                "fusion": path.parent.name,
-                "run_a": names[0],
-                "run_b": names[1],
-                "method_a": a["method"],
-                "method_b": b["method"],
-                "seed": a["seed"],
-                "main": bool(a["main"] and b["main"]),
-                "method": result.get("method"),
-                "video_top1": result.get("video_top1"),
-                "weight_a": (result.get("mean_weights") or [math.nan])[0],
-                "left_out": max(a["left_out"], b["left_out"]),  # a fusion scores what both streams scored
-                "listed": a["listed"],
-            }
-        )
-    return pd.DataFrame(
-        rows,
-        columns=[
-            "fusion",
-            "run_a",
-            "run_b",
-            "method_a",
-            "method_b",
-            "seed",
-            "main",
-            "method",
-            "video_top1",
-            "weight_a",
-            "left_out",
-            "listed",
-        ],
-    )
+_DS_FLOW_AVG, _DS_FLOW_ATT = TABLE2_ROWS[4][1], TABLE2_ROWS[5][1]
+# (label, (short name, what) of the minuend, (short name, what) of the subtrahend)
+TABLE2_DIFFERENCES = (
+    ("DS − MARS", ("DS", ("run", "ds")), ("MARS", ("run", "mars"))),
+    ("DS − RGB", ("DS", ("run", "ds")), ("RGB", ("run", "rgb"))),
+    ("MARS − RGB", ("MARS", ("run", "mars")), ("RGB", ("run", "rgb"))),
+    ("+MAE − MARS", ("+MAE", ("run", "ds_mae")), ("MARS", ("run", "mars"))),
+    ("+Gram − MARS", ("+Gram", ("run", "ds_gram")), ("MARS", ("run", "mars"))),
+    ("DS+Flow avg. − DS", ("DS+Flow avg.", _DS_FLOW_AVG), ("DS", ("run", "ds"))),
+    ("DS+Flow att. − DS+Flow avg.", ("DS+Flow att.", _DS_FLOW_ATT), ("DS+Flow avg.", _DS_FLOW_AVG)),
+)
+NAMES = {"rgb": "RGB", "flow": "Flow", "mars": "MARS", "ds": "DS", "ds_mae": "+MAE", "ds_gram": "+Gram"}
 
 
 def _subset(what: tuple, runs: pd.DataFrame, fusions: pd.DataFrame, fusion: str) -> pd.DataFrame:
-    """The main runs (or fusions) of one table row, one per seed."""
+    """The runs (or fusions) of one table cell, one per seed."""
     if what[0] == "run":
-        return runs if runs.empty else runs[(runs.method == what[1]) & runs.main]
+        variant = what[2] if len(what) > 2 else "main"
+        return runs if runs.empty else runs[(runs.method == what[1]) & (runs.variant == variant)]
     _, a, b, method = what
     if fusions.empty:
         return fusions
@@ -132,9 +81,33 @@ def _subset(what: tuple, runs: pd.DataFrame, fusions: pd.DataFrame, fusion: str)
     return fusions[keep & fusions.main]
 
 
+def _seed_values(subset: pd.DataFrame) -> dict[int, float]:
+    known = subset.dropna(subset=["video_top1"]) if not subset.empty else subset
+    return {int(s): float(v) for s, v in zip(known.get("seed", []), known.get("video_top1", []), strict=True)}
+
+
 def _most(column: pd.Series) -> int | None:
     known = column.dropna()
     return int(known.max()) if len(known) else None
+
+
+def value_cell(subset: pd.DataFrame) -> dict:
+    """Mean ± CI of a cell's runs: mean, ci, n, seeds (seed → top-1), left_out, listed."""
+    seeds = _seed_values(subset)
+    mean, ci, n = mean_ci(seeds.values())
+    return {
+        "kind": "value", "mean": mean, "ci": ci, "n": n, "seeds": seeds,
+        "left_out": int(subset.left_out.max()) if not subset.empty else 0,
+        "listed": _most(subset.listed) if not subset.empty else None,
+    }  # fmt: skip
+
+
+def diff_cell(a: dict[int, float], b: dict[int, float], label: str, names: tuple[str, str]) -> dict:
+    """Paired difference a − b over shared seeds: mean, ci, n pairs, seeds (seed → difference)."""
+    seeds = paired_differences(a, b)
+    mean, ci, n = mean_ci(seeds.values())
+    return {"kind": "diff", "mean": mean, "ci": ci, "n": n, "seeds": seeds, "label": label,
+            "a": names[0], "b": names[1]}  # fmt: skip
 
 
 def build_table(rows: tuple, runs: pd.DataFrame, fusions: pd.DataFrame, fusion: str = "attention"):
@@ -142,40 +115,230 @@ def build_table(rows: tuple, runs: pd.DataFrame, fusions: pd.DataFrame, fusion: 
     left_out (most test videos any of the row's runs left out) and listed (test videos listed)."""
     records = []
     for label, what in rows:
-        subset = _subset(what, runs, fusions, fusion)
-        values = subset.set_index("seed")["video_top1"] if not subset.empty else pd.Series(dtype=float)
-        mean, ci, n = mean_ci(values.tolist())
-        records.append(
-            {
-                "row": label,
-                "mean": mean,
-                "ci": ci,
-                "n": n,
-                "seeds": {int(k): float(v) for k, v in values.items()},
-                "left_out": int(subset.left_out.max()) if not subset.empty else 0,
-                "listed": _most(subset.listed) if not subset.empty else None,
-            }
-        )
+        cell = value_cell(_subset(what, runs, fusions, fusion))
+        records.append({"row": label, **{k: v for k, v in cell.items() if k != "kind"}})
     return pd.DataFrame(records).set_index("row")
 
 
-def table1(runs: pd.DataFrame, fusions: pd.DataFrame, fusion: str = "attention") -> pd.DataFrame:
+def _n_text(counts) -> str:
+    counts = sorted({int(n) for n in counts if n})
+    if not counts:
+        return "n = 0 (no runs yet)"
+    return f"n = {counts[0]}" if len(counts) == 1 else f"n = {counts[0]}–{counts[-1]} (column 'seeds')"
+
+
+def _fit_text(fusions: pd.DataFrame, method: str) -> str:
+    """Which split the attention fusions were fitted on, as the caption says it (starts with a space)."""
+    if method != "attention" or fusions.empty:
+        return ""
+    splits = set(fusions.loc[fusions.method == "attention", "fit_on"].dropna()) - {""}
+    names = {"val": "the held-out validation split", "train": "the streams' own training videos"}
+    if not splits:
+        return " (fit split not recorded)"
+    return " fitted on " + " and ".join(names.get(s, s) for s in sorted(splits))
+
+
+def _teacher_seeds(runs: pd.DataFrame) -> int:
+    flows = runs[(runs.method == "flow") & (runs.variant == "main")] if not runs.empty else runs
+    return len(flows)
+
+
+def table1(runs: pd.DataFrame, fusions: pd.DataFrame, fusion: str = "attention") -> Table:
     """The seed's Table 1: Mimic / Mimic+RGB / Mimic+Flow for MARS and DS; RGB, Flow, RGB+Flow."""
-    return build_table(TABLE1_ROWS, runs, fusions, fusion)
+    rows = build_table(TABLE1_ROWS, runs, fusions, fusion)
+    teachers = _teacher_seeds(runs)
+    caption = (
+        f"Video top-1 (%), {CI_TEXT}, {_n_text(rows.n)}; Flow: {teachers} teacher "
+        f"seed{'s' if teachers != 1 else ''}; +Flow rows fuse student seed k with its own teacher (k mod "
+        f"the number of teacher seeds); {fusion} fusion{_fit_text(fusions, fusion)}"
+    )
+    return Table("table1", f"Table 1: students that mimic the flow stream ({fusion} fusion)", caption, rows)
 
 
-def table2(runs: pd.DataFrame, fusions: pd.DataFrame) -> pd.DataFrame:
-    """The seed's Table 2: MARS → +MAE → +Gram → both → +Flow (averaging) → +attention fusion."""
-    return build_table(TABLE2_ROWS, runs, fusions)
+def table2(runs: pd.DataFrame, fusions: pd.DataFrame) -> Table:
+    """The seed's Table 2 (MARS → +MAE → +Gram → both → +Flow averaging → +attention) with the paired
+    differences DS − MARS, DS − RGB, MARS − RGB and each ablation step."""
+    rows = build_table(TABLE2_ROWS, runs, fusions)
+
+    def values(what: tuple) -> dict[int, float]:
+        return _seed_values(_subset(what, runs, fusions, "attention"))
+
+    diffs = [
+        {"row": label, **diff_cell(values(a[1]), values(b[1]), label, (a[0], b[0]))}
+        for label, a, b in TABLE2_DIFFERENCES
+    ]
+    differences = pd.DataFrame(diffs).set_index("row").drop(columns="kind")
+    caption = (
+        f"Video top-1 (%), {CI_TEXT}, {_n_text(rows.n)}; {PAIRED_TEXT} (column 'pairs'); fusion with "
+        f"the student's own teacher seed, attention{_fit_text(fusions, 'attention')}"
+    )
+    title = "Table 2: ablation of the loss terms and of the fusion"
+    return Table("table2", title, caption, rows, differences=differences)
+
+
+def _condition_grid(
+    runs: pd.DataFrame,
+    methods: tuple[str, ...],
+    conditions: tuple[tuple[str, pd.Series], tuple[str, pd.Series]],
+    contrasts: tuple[tuple[str, str], ...],
+) -> pd.DataFrame:
+    """Rows: methods, then contrasts (method a − method b); columns: two conditions and their change.
+
+    ``conditions``: (label, boolean mask over ``runs``) for the reference and the other condition.
+    A method row holds each condition's mean ± CI and the paired change (other − reference); a contrast
+    row the paired difference a − b within each condition and the change of that difference.
+    """
+    (ref, ref_mask), (other, other_mask) = conditions
+    change = f"{other} − {ref}"
+    values = {
+        (m, c): _seed_values(runs[mask & (runs.method == m)]) if not runs.empty else {}
+        for m in methods
+        for c, mask in conditions
+    }
+    grid = {}
+    for m in methods:
+        cells = {c: value_cell(runs[mask & (runs.method == m)]) for c, mask in conditions}
+        label = f"{NAMES[m]}: {change}"
+        cells[change] = diff_cell(values[m, other], values[m, ref], label, (other, ref))
+        grid[NAMES[m]] = cells
+    for a, b in contrasts:
+        name = f"{NAMES[a]} − {NAMES[b]}"
+        cells = {
+            c: diff_cell(values[a, c], values[b, c], f"{name} ({c})", (NAMES[a], NAMES[b]))
+            for c in (ref, other)
+        }
+        within = {c: cells[c]["seeds"] for c in (ref, other)}
+        cells[change] = diff_cell(within[other], within[ref], f"{name}: {change}", (other, ref))
+        grid[name] = cells
+    return pd.DataFrame.from_dict(grid, orient="index", columns=[ref, other, change])
+
+
+def _mask(runs: pd.DataFrame, variant: str, **fields) -> pd.Series:
+    if runs.empty:
+        return pd.Series(dtype=bool)
+    mask = runs.variant == variant
+    for key, value in fields.items():
+        mask &= runs[key] == value
+    return mask
+
+
+def table3(runs: pd.DataFrame) -> Table:
+    """Init ablation: RGB, MARS, DS from scratch vs pretrained (the main runs), paired differences."""
+    conditions = (
+        ("scratch", _mask(runs, "scratch")),
+        ("pretrained", _mask(runs, "main", init="pretrained")),
+    )
+    grid = _condition_grid(runs, ("rgb", "mars", "ds"), conditions, (("ds", "rgb"), ("mars", "rgb")))
+    caption = (
+        f"Video top-1 (%), {CI_TEXT}; (n) = seeds, or pairs for differences; {PAIRED_TEXT}. Scratch: "
+        f"the student starts from random weights; pretrained: from the pretraining stage's RGB network "
+        f"(the main runs); the flow teachers are the same in both"
+    )
+    title = "Table 3: starting from pretrained weights vs from scratch"
+    return Table("table3", title, caption, grid, layout="grid", header="Method")
+
+
+def table4(runs: pd.DataFrame) -> Table:
+    """Normalization (beyond the paper): MARS and DS with the paper's loss vs step-0 normalized."""
+    conditions = (("paper", _mask(runs, "main", normalize="none")), ("step0", _mask(runs, "norm")))
+    grid = _condition_grid(runs, ("mars", "ds"), conditions, (("ds", "mars"),))
+    caption = (
+        f"Video top-1 (%), {CI_TEXT}; (n) = seeds, or pairs for differences; {PAIRED_TEXT}. Paper: "
+        f"L = CE + α·L_distill as published; step0: each distillation term rescaled to equal CE on the "
+        f"first batch, identically for MARS and DS"
+    )
+    title = "Table 4: the paper's loss vs step-0 normalized terms (beyond the paper)"
+    return Table("table4", title, caption, grid, layout="grid", header="Method")
+
+
+def _group_label(method: str, variant: str, alpha: float) -> str:
+    name = NAMES.get(method, method)
+    suffix = {"main": "", "norm": " (step0)", "scratch": " (scratch)"}.get(variant, f" ({variant})")
+    return f"{name} α={alpha:g}" if variant == "sweep" else name + suffix
+
+
+def collapse_check(runs: pd.DataFrame, margin: float = 0.20) -> Table:
+    """Per method and variant (and α for the sweep): final train accuracy over seeds vs chance + margin.
+
+    A run "collapses" when its last epoch's train clip accuracy is at or below 1/num_classes + margin;
+    ``below`` lists those runs.
+    """
+    columns = ["n", "threshold", "mean train acc.", "min train acc.", "below"]
+    known = runs.dropna(subset=["train_acc"]) if not runs.empty else runs
+    records = {}
+    if not known.empty:
+        order = ["main", "scratch", "norm", "sweep", "other"]
+        known = known.assign(
+            threshold=1.0 / known.num_classes + margin,
+            label=[_group_label(r.method, r.variant, r.alpha) for r in known.itertuples()],
+            key=[(order.index(r.variant), _method_order(r.method), r.alpha) for r in known.itertuples()],
+        ).sort_values("key")
+        for label, group in known.groupby("label", sort=False):
+            records[label] = {
+                "n": len(group),
+                "threshold": float(group.threshold.max()),
+                "mean train acc.": float(group.train_acc.mean()),
+                "min train acc.": float(group.train_acc.min()),
+                "below": group[group.train_acc <= group.threshold].run.tolist(),
+            }
+    rows = pd.DataFrame.from_dict(records, orient="index", columns=columns)
+    classes = sorted({int(k) for k in known.num_classes.dropna()}) if not known.empty else []
+    caption = (
+        f"Train clip accuracy (%) of each run's last epoch: mean and minimum over a row's runs (n = seeds; "
+        f"no confidence interval: a check of every run, not an estimate); threshold = chance "
+        f"(1/{'/'.join(map(str, classes)) or 'classes'}) + {100 * margin:.0f} points; 'below' lists "
+        f"runs at or under it (collapsed)"
+    )
+    return Table(
+        "collapse_check", "Collapse check: final train accuracy against chance", caption, rows,
+        layout="plain", percent=("threshold", "mean train acc.", "min train acc."), header="Runs",
+    )  # fmt: skip
+
+
+def _method_order(method: str) -> int:
+    return list(NAMES).index(method) if method in NAMES else len(NAMES)
 
 
 def alpha_sweep(runs: pd.DataFrame, method: str = "ds") -> pd.DataFrame:
-    """Accuracy per α for ``method`` (main runs and sweep runs together): alpha, mean, ci, n, values."""
-    subset = runs[runs.method == method] if not runs.empty else runs
+    """Test top-1 per α of ``method``: the sweep runs and, at the preset's α, the main runs of the seeds
+    the sweep used (all main runs when there is no sweep), so every point has the same seeds.
+
+    Columns: alpha, mean, ci, n, values (one per seed), seeds, preset (the α of the main runs).
+    """
+    columns = ["alpha", "mean", "ci", "n", "values", "seeds", "preset"]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    of_method = runs[runs.method == method]
+    sweep = of_method[of_method.variant == "sweep"]
+    main = of_method[of_method.variant == "main"]
+    if not sweep.empty:
+        main = main[main.seed.isin(set(sweep.seed))]
+    chosen = pd.concat([main, sweep]).drop_duplicates(["alpha", "seed"])  # main first: it wins a tie
     records = []
-    for alpha, group in subset.groupby("alpha"):
-        mean, ci, n = mean_ci(group.video_top1.tolist())
-        records.append(
-            {"alpha": float(alpha), "mean": mean, "ci": ci, "n": n, "values": group.video_top1.tolist()}
-        )
-    return pd.DataFrame(records, columns=["alpha", "mean", "ci", "n", "values"])
+    for alpha, group in chosen.groupby("alpha"):
+        seeds = _seed_values(group)
+        mean, ci, n = mean_ci(seeds.values())
+        records.append({"alpha": float(alpha), "mean": mean, "ci": ci, "n": n,
+                        "values": list(seeds.values()), "seeds": list(seeds),
+                        "preset": bool((group.variant == "main").any())})  # fmt: skip
+    return pd.DataFrame(records, columns=columns)
+
+
+def alpha_sweep_table(sweep: pd.DataFrame, method: str = "ds") -> Table:
+    """The α sweep as a table: one row per α, mean ± CI (n)."""
+    cells = [
+        {
+            "kind": "value",
+            "mean": r.mean,
+            "ci": r.ci,
+            "n": r.n,
+            "seeds": dict(zip(r.seeds, r.values, strict=True)),
+        }
+        for r in sweep.itertuples()
+    ]
+    grid = pd.DataFrame({"Top-1 (%)": cells}, index=[f"α = {a:g}" for a in sweep.alpha])
+    caption = (
+        f"Video top-1 (%) of {NAMES.get(method, method)} per distillation weight α, {CI_TEXT}; (n) = "
+        f"seeds; the preset's α uses the main runs of the seeds the sweep used"
+    )
+    return Table("alpha_sweep", "Sensitivity to α", caption, grid, layout="grid", header="α")

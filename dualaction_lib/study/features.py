@@ -34,10 +34,16 @@ def layer_distances(fs: torch.Tensor, ft: torch.Tensor) -> tuple[float, float]:
 class FeatureStudy:
     """Frozen teacher + students of one seed and the aligned RGB/flow test clips they are compared on."""
 
-    def __init__(self, preset_dir: str | os.PathLike, seed: int, teacher_seed: int = 0):
+    def __init__(self, preset_dir: str | os.PathLike, seed: int, teacher_seed: int | None = None):
+        """Students ``<method>_seed<seed>``; the teacher is theirs (``Config.teacher_seed``: seed mod
+        ``distill.teacher_seeds``) unless ``teacher_seed`` is given."""
         from dualaction_lib.engine.modeling import load_run_model
 
+        from .runs import teacher_seed as teacher_of
+
         root = Path(preset_dir)
+        teacher_seed = teacher_of(root, seed) if teacher_seed is None else teacher_seed
+        self.teacher_seed = teacher_seed
         runs = {name: root / p.format(s=seed, t=teacher_seed) for name, p in STREAMS.items()}
         self.runs = {name: r for name, r in runs.items() if (r / "checkpoint.pt").exists()}
         teacher = next(iter(STREAMS))

@@ -23,10 +23,17 @@ METHODS = ("average", "attention")
 
 
 def stream_pairs(
-    preset_dir: str | os.PathLike, seed: int, teacher_seed: int = 0
+    preset_dir: str | os.PathLike, seed: int, teacher_seed: int | None = None
 ) -> dict[str, tuple[Path, Path]]:
-    """The pairs whose two runs both exist (with scores.pt), label → (run A, run B)."""
+    """The pairs whose two runs both exist (with scores.pt), label → (run A, run B).
+
+    The flow stream of student seed k is its own teacher, ``flow_seed<t>`` with ``t`` the students'
+    ``Config.teacher_seed`` (k mod ``distill.teacher_seeds``) unless ``teacher_seed`` is given.
+    """
+    from .runs import teacher_seed as teacher_of
+
     root = Path(preset_dir)
+    teacher_seed = teacher_of(root, seed) if teacher_seed is None else teacher_seed
     pairs = {}
     for label, (a, b) in PAIRS.items():
         run_a, run_b = (root / n.format(s=seed, t=teacher_seed) for n in (a, b))
@@ -38,7 +45,11 @@ def stream_pairs(
 def fuse_all(
     pairs: dict[str, tuple[Path, Path]], methods=METHODS, steps: int = 300
 ) -> dict[tuple[str, str], Path]:
-    """Run ``engine.fuse`` for every pair and method (seconds: it works on cached scores)."""
+    """Run ``engine.fuse`` for every pair and method (seconds: it works on cached scores).
+
+    Attention fusion is fitted on the validation split's scores (``fit_on="auto"``: val whenever both
+    runs have it), videos neither stream trained on; the split is recorded in each eval.json.
+    """
     from dualaction_lib.engine import fuse
 
     return {
@@ -49,7 +60,8 @@ def fuse_all(
 
 
 def fusion_summary(fused: dict[tuple[str, str], Path]) -> pd.DataFrame:
-    """One row per pair: each stream's top-1, both fusions' top-1, the mean attention weight of stream A."""
+    """One row per pair: each stream's top-1, both fusions' top-1, the mean attention weight of stream A
+    and the split attention was fitted on (``fit_on``)."""
     import json
 
     rows: dict[str, dict] = {}
@@ -60,6 +72,7 @@ def fusion_summary(fused: dict[tuple[str, str], Path]) -> pd.DataFrame:
         row[method] = result["video_top1"]
         if method == "attention":
             row["mean weight A"] = result["mean_weights"][0]
+            row["fit_on"] = result.get("fit_on", "")
     return pd.DataFrame(list(rows.values()))
 
 

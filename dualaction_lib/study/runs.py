@@ -28,22 +28,53 @@ def run_config(
     *,
     alpha: float | None = None,
     epochs: int | None = None,
+    init: str | None = None,
+    normalize: str | None = None,
     name: str = "",
     out_dir: str = "runs",
     **overrides: Any,
 ) -> Config:
     """The Config notebook 03 trains: the preset plus the notebook's parameters.
 
-    ``alpha`` / ``epochs`` None keep the preset's value (``distill.alpha``, ``optim.epochs``).
+    ``alpha`` / ``epochs`` / ``init`` / ``normalize`` None keep the preset's value (``distill.alpha``,
+    ``optim.epochs``, ``model.init``, ``distill.normalize``); a value is checked like any override.
     """
     from dualaction_lib.config import load_config
 
     values = {"method": method, "seed": seed, "name": name, "out_dir": out_dir, **overrides}
-    if alpha is not None:
-        values["distill.alpha"] = alpha
-    if epochs is not None:
-        values["optim.epochs"] = epochs
+    chosen = {
+        "distill.alpha": alpha,
+        "optim.epochs": epochs,
+        "model.init": init,
+        "distill.normalize": normalize,
+    }
+    values.update({key: value for key, value in chosen.items() if value is not None})
     return load_config(preset, **values)
+
+
+def describe(cfg: Config) -> str:
+    """One line: what a run trains and where (notebook 03's setup cell)."""
+    teacher = f", teacher flow_seed{cfg.teacher_seed}" if cfg.is_distill else ""
+    return (
+        f"{cfg.method}: {cfg.model.arch} {cfg.model.widths} from {cfg.model.init}, alpha "
+        f"{cfg.distill.alpha:g} ({cfg.distill.normalize}){teacher}, {cfg.optim.epochs} epochs, "
+        f"{cfg.data.clip_len}×{cfg.data.crop_size}² clips → {cfg.run_dir}"
+    )
+
+
+def teacher_seed(preset_dir: str | os.PathLike, seed: int, methods=("ds", "mars", "rgb")) -> int:
+    """The flow teacher of student seed ``seed``: ``Config.teacher_seed`` of its first existing run
+    (``<method>_seed<seed>`` for ``methods``), i.e. the seed mod the preset's ``distill.teacher_seeds``."""
+    from dualaction_lib.config import read_config
+
+    for method in methods:
+        run = Path(preset_dir) / f"{method}_seed{seed}"
+        if (run / "config.yaml").is_file():
+            return read_config(run).teacher_seed
+    raise FileNotFoundError(
+        f"no student run of seed {seed} in {preset_dir} ({', '.join(f'{m}_seed{seed}' for m in methods)}); "
+        f"train one first"
+    )
 
 
 def load_metrics(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -55,10 +86,42 @@ def load_metrics(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame
     return steps, epochs
 
 
-def final_test_top1(run_dir: str | os.PathLike) -> float | None:
-    """The run's test video top-1 from eval.json, or None before evaluation."""
+def final_test_top1(run_dir: str | os.PathLike, key: str = "video_top1") -> float | None:
+    """The run's test video top-1 from eval.json (``key="val_video_top1"``: validation), or None."""
     path = Path(run_dir) / "eval.json"
-    return json.loads(path.read_text(encoding="utf-8")).get("video_top1") if path.exists() else None
+    return json.loads(path.read_text(encoding="utf-8")).get(key) if path.exists() else None
+
+
+BALANCE_TERMS = {"ce": "CE", "mae": "α·MAE", "gram": "α·Gram", "mse": "α·MSE"}
+
+
+def load_balance(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """metrics.jsonl's ``balance`` records (first batch of every epoch) in long form: epoch, step, term
+    (CE, α·MAE, α·Gram, α·MSE), value (before α), weighted (as in the loss), grad_norm, grad_share."""
+    path = Path(run_dir) / "metrics.jsonl"
+    records = [r for r in read_jsonl(path) if r.get("kind") == "balance"] if path.exists() else []
+    rows = [
+        {
+            "epoch": r["epoch"],
+            "step": r["step"],
+            "term": BALANCE_TERMS.get(key, key),
+            "value": r["value"][key],
+            "weighted": r["weighted"][key],
+            "grad_norm": r["grad_norm"][key],
+            "grad_share": r["grad_share"][key],
+        }
+        for r in records
+        for key in r["grad_share"]
+    ]
+    columns = ["epoch", "step", "term", "value", "weighted", "grad_norm", "grad_share"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def balance_view(run_dir: str | os.PathLike, title: str = "") -> Figure | None:
+    """The run's loss balance (``viz.training.plot_loss_balance``); None for a run without distillation
+    terms (rgb, flow: CE is the whole loss)."""
+    balance = load_balance(run_dir)
+    return None if balance.empty else training.plot_loss_balance(balance, title or Path(run_dir).name)
 
 
 def load_test_scores(run_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -111,7 +174,17 @@ def curves_view(run_dir: str | os.PathLike, title: str = "", smoothing: int | No
     ``smoothing``: running-mean window of the loss terms in logged steps (None: ``default_smoothing``).
     """
     steps, epochs = load_metrics(run_dir)
-    return training.plot_training_curves(steps, epochs, final_test_top1(run_dir), title, smoothing)
+    final_val = final_test_top1(run_dir, "val_video_top1")
+    return training.plot_training_curves(
+        steps, epochs, final_test_top1(run_dir), title, smoothing, final_val, chance_level(run_dir)
+    )
+
+
+def chance_level(run_dir: str | os.PathLike) -> float | None:
+    """1 / number of classes, once the run has written scores.pt (None before)."""
+    if not (Path(run_dir) / "scores.pt").exists():
+        return None
+    return 1.0 / len(load_test_scores(run_dir)[2])
 
 
 def confusion_view(run_dir: str | os.PathLike, title: str = "") -> Figure:

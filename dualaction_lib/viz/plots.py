@@ -1,7 +1,8 @@
-"""Result plots: table bars, the α sweep (notebook 05) and fusion views (notebook 04).
+"""Result plots: tables with their paired differences, the α sweep (notebook 05), fusion views (04).
 
-Error bars over seeds are seaborn's, with ``errorbar=ci_interval``: the same mean ± 95 % CI (Student t,
-``dualaction_lib.stats``) as the numbers in the tables.
+Every error bar is the table's own number: seaborn's bars use ``errorbar=ci_interval``, the same mean ±
+95 % CI (Student t, ``dualaction_lib.stats``) the tables print, and the differences and the α sweep draw
+the table's ``ci`` column. A value from a single seed has no interval and is drawn without a whisker.
 """
 
 from __future__ import annotations
@@ -10,10 +11,12 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.transforms import blended_transform_factory
 
 from dualaction_lib.stats import ci_interval
 
 from .core import new_figure
+from .tables import Table
 
 _FUSION_COLUMNS = {
     "stream A": "first stream alone",
@@ -27,82 +30,167 @@ def _percent(values) -> list[float]:
     return [100 * v for v in values]
 
 
-def plot_table_bars(table: pd.DataFrame, title: str) -> Figure:
-    """Horizontal bars of mean video top-1 (%) with 95 % CI whiskers and one dot per seed.
-
-    ``table``: a table of ``study.ablation`` (index: row labels; ``seeds``: seed → accuracy; ``n``).
-    """
+def _draw_bars(ax, rows: pd.DataFrame, title: str) -> None:
+    """Horizontal bars of mean top-1 (%) with the table's 95 % CI whiskers and one dot per seed."""
     seeds = pd.DataFrame(
-        [(row, 100 * v) for row, values in table["seeds"].items() for v in values.values()],
+        [(row, 100 * v) for row, values in rows["seeds"].items() for v in values.values()],
         columns=["row", "top1"],
     )
-    order = list(table.index)
-    fig = new_figure(8, 0.5 * len(table) + 1.4)
-    ax = fig.subplots()
+    order = list(rows.index)
+    # a grid table's rows are "<method> · <condition>": one colour per condition
+    by_condition = bool(order) and all(" · " in str(row) for row in order)
+    colours = {"color": "tab:blue", "label": "mean ± 95 % CI"}
+    if by_condition and not seeds.empty:
+        seeds["condition"] = [str(row).split(" · ", 1)[1] for row in seeds["row"]]
+        colours = {"hue": "condition", "palette": "Set2", "dodge": False}
     if not seeds.empty:
         sns.barplot(
             data=seeds, x="top1", y="row", order=order, orient="h", errorbar=ci_interval, capsize=0.3,
-            color="tab:blue", alpha=0.7, err_kws={"linewidth": 1.2}, label="mean ± 95 % CI", ax=ax,
+            alpha=0.8, err_kws={"linewidth": 1.2}, ax=ax, **colours,
         )  # fmt: skip
         sns.stripplot(
             data=seeds, x="top1", y="row", order=order, orient="h", jitter=False, color="black", size=3.5,
             label="one seed", legend=False, ax=ax,
         )  # fmt: skip
-    for position, (row, n) in enumerate(table["n"].items()):
-        mean = 100 * table.loc[row, "mean"] if n else 0.0
-        ax.text(mean + 1, position, f"{mean:.1f}" if n else "missing", va="center", fontsize=8)
+    label_x = blended_transform_factory(ax.transAxes, ax.transData)  # x in axes units, y in rows
+    for position, (row, n) in enumerate(rows["n"].items()):
+        mean, ci = 100 * rows.loc[row, "mean"], 100 * rows.loc[row, "ci"]
+        text = "missing" if not n else f"{mean:.1f}" + ("" if np.isnan(ci) else f" ± {ci:.1f}") + f" (n={n})"
+        ax.text(0.995, position, text, va="center", ha="right", fontsize=8, transform=label_x)
     ax.set_yticks(range(len(order)), order)
-    ax.set(xlim=(0, 105), ylim=(len(order) - 0.5, -0.5), xlabel="video top-1 (%)", ylabel="", title=title)
+    ax.set(xlim=(0, 132), ylim=(len(order) - 0.5, -0.5), xlabel="video top-1 (%)", ylabel="", title=title)
+    ax.set_xticks(range(0, 101, 20))
     handles, labels = ax.get_legend_handles_labels()
-    unique = dict(zip(labels, handles, strict=True))  # stripplot labels one collection per row
-    ax.legend(unique.values(), unique.keys(), loc="lower right", fontsize=8)
+    if handles:
+        unique = dict(zip(labels, handles, strict=True))  # stripplot labels one collection per row
+        ax.legend(unique.values(), unique.keys(), loc="upper center", bbox_to_anchor=(0.5, -0.14),
+                  ncols=len(unique), fontsize=8, frameon=False)  # fmt: skip
+
+
+def _signed(value: float) -> str:
+    return f"{value:+.1f}".replace("-", "−")
+
+
+def _draw_differences(ax, diffs: pd.DataFrame, title: str) -> None:
+    """Paired differences (points): mean ± 95 % CI (filled), a single pair as an open marker labelled
+    n=1 (no whisker), every seed's difference as a dot, and the zero line."""
+    ax.axvline(0, color="grey", linewidth=1)
+    reach = [1.0]
+    for position, (_, d) in enumerate(diffs.iterrows()):
+        n, mean, ci = int(d["n"]), 100 * d["mean"], 100 * d["ci"]
+        if n >= 2 and not np.isnan(ci):
+            points = _percent(d["seeds"].values()) if isinstance(d["seeds"], dict) else []
+            ax.scatter(points, [position] * len(points), color="black", s=10, zorder=3)
+            ax.errorbar([mean], [position], xerr=[ci], fmt="o", color="tab:purple", capsize=3, zorder=4)
+            text, reach = f"{_signed(mean)} ± {ci:.1f} (n={n})", [*reach, *map(abs, points), abs(mean) + ci]
+        elif n == 1:
+            ax.scatter([mean], [position], facecolors="none", edgecolors="tab:purple", s=40, zorder=4)
+            text, reach = f"{_signed(mean)} (n=1)", [*reach, abs(mean)]
+        else:
+            mean, text = 0.0, "not run"
+        ax.annotate(text, (mean, position), xytext=(0, 6), textcoords="offset points", ha="center",
+                    fontsize=8, color="grey" if n == 0 else "black")  # fmt: skip
+    limit = 1.3 * max(reach)
+    ax.set_xlim(-limit, limit)
+    ax.set_yticks(range(len(diffs)), list(diffs.index))
+    ax.set_ylim(len(diffs) - 0.5, -0.7)
+    ax.set(xlabel="paired difference (points)", title=title)
+
+
+def plot_table(table: Table) -> Figure:
+    """A table of ``study.ablation``: its accuracies as bars (left) and, if it has any, its paired
+    differences (right, mean ± 95 % CI of the per-seed differences); one Figure."""
+    bars, diffs = table.bars(), table.contrasts()
+    height = 0.45 * max(len(bars), len(diffs)) + 1.6
+    if diffs.empty:
+        fig = new_figure(8, height)
+        _draw_bars(fig.subplots(), bars, table.title)
+        return fig
+    fig = new_figure(13, height)
+    ax_bars, ax_diff = fig.subplots(1, 2, width_ratios=[3, 2])
+    _draw_bars(ax_bars, bars, "mean ± 95 % CI over seeds")
+    _draw_differences(ax_diff, diffs, "paired differences over shared seeds")
+    fig.suptitle(table.title)
+    return fig
+
+
+def plot_table_bars(rows: pd.DataFrame, title: str) -> Figure:
+    """Horizontal bars of mean video top-1 (%) with 95 % CI whiskers and one dot per seed.
+
+    ``rows``: a results table's rows (index: row labels; ``mean``, ``ci``, ``n``, ``seeds``).
+    """
+    fig = new_figure(8, 0.5 * len(rows) + 1.4)
+    _draw_bars(fig.subplots(), rows, title)
     return fig
 
 
 def plot_alpha_sweep(sweep: pd.DataFrame, baselines: dict[str, float] | None = None) -> Figure:
     """Video top-1 against the distillation weight α (symlog axis so α = 0 fits), with reference lines.
 
-    ``sweep``: ``study.ablation.alpha_sweep`` (one row per α with the seeds' ``values``).
+    ``sweep``: ``study.ablation.alpha_sweep`` (alpha, mean, ci, n, values). Error bars are the table's
+    mean ± 95 % CI (Student t); a point from a single seed is an open marker labelled n=1, never a
+    zero-length bar.
     """
-    points = pd.DataFrame(
-        [
-            (alpha, 100 * v)
-            for alpha, values in zip(sweep["alpha"], sweep["values"], strict=True)
-            for v in values
-        ],
-        columns=["alpha", "top1"],
-    )
-    fig = new_figure(7, 4)
+    fig = new_figure(9, 4.2)
     ax = fig.subplots()
-    ax.set_xscale("symlog", linthresh=1)  # before plotting, so the limits are found on this scale
-    if not points.empty:
-        sns.lineplot(
-            data=points, x="alpha", y="top1", errorbar=ci_interval, err_style="bars", marker="o",
-            err_kws={"capsize": 3}, label="DS student (mean ± 95 % CI)", ax=ax,
-        )  # fmt: skip
-        sns.scatterplot(data=points, x="alpha", y="top1", color="black", s=12, zorder=3, ax=ax)
+    ax.set_xscale("symlog", linthresh=0.1, linscale=0.5)  # before plotting: α = 0 and 0.1 both fit
+    sweep = sweep.sort_values("alpha") if not sweep.empty else sweep
+    if not sweep.empty:
+        x, mean = sweep["alpha"].to_numpy(float), 100 * sweep["mean"].to_numpy(float)
+        ax.plot(x, mean, color="tab:blue", linewidth=1, alpha=0.6)
+        seeds = [
+            (a, 100 * v)
+            for a, values, n in zip(x, sweep["values"], sweep["n"], strict=True)
+            if n >= 2  # a single seed is the open marker itself
+            for v in values
+        ]
+        if seeds:
+            ax.scatter(*zip(*seeds, strict=True), color="black", s=12, zorder=3, label="one seed")
+        many = (sweep["n"] >= 2).to_numpy()
+        if many.any():
+            ax.errorbar(x[many], mean[many], yerr=100 * sweep["ci"].to_numpy(float)[many], fmt="o",
+                        color="tab:blue", capsize=4, zorder=4, label="DS mean ± 95 % CI")  # fmt: skip
+        single = (sweep["n"] == 1).to_numpy()
+        if single.any():
+            ax.scatter(x[single], mean[single], facecolors="none", edgecolors="tab:blue", s=60, zorder=4,
+                       label="a single seed (n=1, no interval)")  # fmt: skip
+        for a, m, n in zip(x, mean, sweep["n"], strict=True):
+            ax.annotate(f"n={n}", (a, m), xytext=(6, -12), textcoords="offset points", fontsize=7)
+        preset = sweep.get("preset", pd.Series(False, index=sweep.index)).astype(bool).to_numpy()
+        ax.set_xticks(x, [f"{a:g}" + ("\n(preset)" if p else "") for a, p in zip(x, preset, strict=True)])
     for (name, value), style in zip((baselines or {}).items(), ("--", ":", "-."), strict=False):
         if value is not None and not pd.isna(value):
-            ax.axhline(100 * value, linestyle=style, color="grey", label=name)
+            ax.axhline(100 * value, linestyle=style, color="grey", label=f"{name} ({100 * value:.1f})")
     ax.set(
-        xlabel="α (distillation weight, symlog)",
+        xlabel="α (distillation weight, symlog axis)",
         ylabel="video top-1 (%)",
         ylim=(0, 102),
         title="Sensitivity to α in CE + α·(MAE + Gram)",
     )
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return fig
 
 
 def plot_fusion_accuracy(summary: pd.DataFrame) -> Figure:
-    """Grouped bars: each stream alone, averaging and attention fusion, for every stream pair."""
+    """Grouped bars: each stream alone, averaging and attention fusion, for every stream pair; the title
+    names the split attention was fitted on (``summary["fit_on"]``, ``study.fusion.fusion_summary``)."""
     long = summary.melt(id_vars="pair", value_vars=list(_FUSION_COLUMNS), var_name="what", value_name="top1")
     long["top1"] = 100 * long["top1"]
     long["what"] = long["what"].map(_FUSION_COLUMNS)
     fig = new_figure(9, 4)
     ax = fig.subplots()
     sns.barplot(data=long, x="pair", y="top1", hue="what", hue_order=list(_FUSION_COLUMNS.values()), ax=ax)
-    ax.set(xlabel="", ylabel="video top-1 (%)", ylim=(0, 105), title="Late fusion: averaging vs attention")
+    splits = sorted(set(summary.get("fit_on", pd.Series(dtype=str)).dropna()) - {""})
+    names = {"val": "validation", "train": "training"}
+    fitted = (
+        f" (attention fitted on the {' and '.join(names.get(x, x) for x in splits)} split)" if splits else ""
+    )
+    ax.set(
+        xlabel="",
+        ylabel="video top-1 (%)",
+        ylim=(0, 112),
+        title=f"Late fusion: averaging vs attention{fitted}",
+    )
     ax.legend(fontsize=8, ncols=4, loc="upper center")
     return fig
 

@@ -1,4 +1,4 @@
-"""Training figures (notebook 03): loss terms and accuracies, live redraws, confusion matrix.
+"""Training figures (notebook 03): loss terms and accuracies, the loss balance, live redraws, confusion.
 
 The data come from :mod:`dualaction_lib.study.runs`; these functions only draw.
 """
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import seaborn as sns
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from .core import display_figure, new_figure
 
@@ -32,16 +33,20 @@ def plot_training_curves(
     final_top1: float | None = None,
     title: str = "",
     smoothing: int | None = None,
+    final_val: float | None = None,
+    chance: float | None = None,
 ) -> Figure:
     """Loss terms per step (running mean over ``smoothing`` steps, log scale), learning rate, and
-    train/test accuracy per epoch.
+    accuracy per epoch: train clip accuracy every epoch, test video top-1 at the epochs it was measured
+    (``eval.every``) joined to the final one.
 
-    ``steps`` / ``epochs``: metrics.jsonl's step and epoch records; ``final_top1``: the test video top-1;
+    ``steps`` / ``epochs``: metrics.jsonl's step and epoch records; ``final_top1`` / ``final_val``: the
+    test and validation video top-1 after training; ``chance``: 1/classes (a dotted line);
     ``smoothing=None``: ``default_smoothing`` of the logged steps.
     """
     window = default_smoothing(len(steps)) if smoothing is None else max(1, int(smoothing))
-    fig = new_figure(13, 3.6)
-    ax_loss, ax_lr, ax_acc = fig.subplots(1, 3)
+    fig = new_figure(14, 3.8)
+    ax_loss, ax_lr, ax_acc = fig.subplots(1, 3, width_ratios=[1.1, 0.7, 1.3])
     if not steps.empty:
         for term in LOSS_TERMS:
             if term in steps and steps[term].notna().any() and (steps[term].abs() > 0).any():
@@ -60,22 +65,74 @@ def plot_training_curves(
     if not epochs.empty:
         x = epochs["epoch"] + 1
         if "train_acc" in epochs:
-            ax_acc.plot(x, epochs["train_acc"], marker="o", label="train clip acc.")
-        if "test_video_top1" in epochs and epochs["test_video_top1"].notna().any():
-            ax_acc.plot(x, epochs["test_video_top1"], marker="s", label="test video top-1")
-        if final_top1 is not None:
-            ax_acc.scatter(
-                [x.iloc[-1]],
-                [final_top1],
-                marker="*",
-                s=120,
-                color="tab:red",
-                zorder=3,
-                label=f"final test video top-1 ({final_top1:.1%})",
+            ax_acc.plot(x, epochs["train_acc"], marker="o", markersize=3, label="train clip acc.")
+        tested = epochs.dropna(subset=["test_video_top1"]) if "test_video_top1" in epochs else epochs[:0]
+        if not tested.empty:  # measured every eval.every epochs; the final evaluation closes the curve
+            test_x, test_y = list(tested["epoch"] + 1), list(tested["test_video_top1"])
+            if final_top1 is not None:
+                test_x, test_y = [*test_x, int(x.iloc[-1])], [*test_y, final_top1]
+            ax_acc.plot(
+                test_x, test_y, marker="s", markersize=4, color="tab:orange", label="test video top-1"
             )
-        ax_acc.legend(fontsize=8)
+        if final_top1 is not None:
+            ax_acc.scatter([int(x.iloc[-1])], [final_top1], marker="*", s=120, color="tab:red", zorder=3,
+                           label=f"final test video top-1 ({final_top1:.1%})")  # fmt: skip
+        if final_val is not None:
+            ax_acc.scatter([int(x.iloc[-1])], [final_val], marker="D", s=30, color="tab:green", zorder=3,
+                           label=f"final val video top-1 ({final_val:.1%})")  # fmt: skip
+        if chance is not None:
+            ax_acc.axhline(chance, color="grey", linestyle=":", label=f"chance ({chance:.1%})")
+        ax_acc.legend(fontsize=8, loc="best")
+        ax_acc.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax_acc.set(xlabel="epoch", ylabel="accuracy", ylim=(0, 1.02), title="Accuracy")
     if title:
+        fig.suptitle(title)
+    return fig
+
+
+BALANCE_COLORS = {"CE": "tab:blue", "α·MAE": "tab:orange", "α·Gram": "tab:green", "α·MSE": "tab:red"}
+
+
+def plot_loss_balance(balance: pd.DataFrame, title: str = "") -> Figure:
+    """How hard each loss term pulls the student, at the first batch of every epoch (step 0 first).
+
+    ``balance``: one row per epoch and term with ``epoch``, ``term`` (CE, α·MAE, α·Gram or α·MSE),
+    ``weighted`` (the term as it enters the loss) and ``grad_share`` (its share of the summed gradient
+    norms at the student's parameters). Left: the weighted values (log scale); right: the shares, stacked.
+    """
+    fig = new_figure(12, 3.8)
+    ax_value, ax_share = fig.subplots(1, 2)
+    terms = [t for t in BALANCE_COLORS if t in set(balance.get("term", []))]
+    terms += sorted(set(balance.get("term", [])) - set(terms))
+    epochs = sorted(balance["epoch"].unique()) if not balance.empty else []
+    bottom = np.zeros(len(epochs))
+    for term in terms:
+        rows = balance[balance.term == term].set_index("epoch").reindex(epochs)
+        color = BALANCE_COLORS.get(term)
+        ax_value.plot(np.add(epochs, 1), rows["weighted"], marker="o", markersize=3, color=color, label=term)
+        share = rows["grad_share"].fillna(0).to_numpy()
+        ax_share.bar(np.add(epochs, 1), share, bottom=bottom, color=color, width=0.8, label=term)
+        bottom += share
+    if terms:
+        ax_value.set_yscale("log")
+        ax_share.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="term")
+    for ax in (ax_value, ax_share):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax_value.set(
+        xlabel="epoch (its first batch)", ylabel="weighted term (log)", title="Loss terms as weighted"
+    )
+    ax_share.set(
+        xlabel="epoch (its first batch)",
+        ylabel="share of the gradient norm",
+        ylim=(0, 1.0),
+        title="Who moves the student: gradient-norm shares",
+    )
+    if epochs:
+        first = balance[balance.epoch == epochs[0]].set_index("term")["grad_share"]
+        shares = ", ".join(f"{t} {first[t]:.0%}" for t in terms if t in first)
+        title = f"{title}: " if title else ""
+        fig.suptitle(f"{title}gradient shares at step 0 — {shares}")
+    elif title:
         fig.suptitle(title)
     return fig
 

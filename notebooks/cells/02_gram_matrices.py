@@ -8,12 +8,15 @@
 # $\mathcal{L}_G$), which ignore *where* a pattern occurs and keep *which channels fire together* — the
 # "style" of motion features. MARS (Eq. 1) only matches the pooled feature. Here we put the teacher's
 # features (on flow) next to DS's, MARS's and the plain RGB baseline's (on the aligned RGB clip), and
-# measure per layer how close each student gets to the teacher across the test set.
+# measure per layer how close each student gets to the teacher across the test set. The teacher of
+# student seed k is the one it distilled from, `flow_seed<k mod distill.teacher_seeds>`.
 
 # %% parameters
+from typing import Optional  # papermill's --help-notebook reads Optional[int], not int | None
+
 preset: str = "cpu"  # config preset whose runs are compared
 seed: int = 1  # seed of the student runs (ds_seed<k>, mars_seed<k>, rgb_seed<k>)
-teacher_seed: int = 0  # seed of the flow teacher run (flow_seed<k>)
+teacher_seed: Optional[int] = None  # flow teacher run flow_seed<k> (None: the students' own teacher)
 out_dir: str = "runs"  # root folder of all runs
 run_dir: str = ""  # folder for this notebook's numbers (empty: <out_dir>/<preset>/results)
 max_videos: int = 32  # test videos used for the distance statistics
@@ -30,7 +33,7 @@ study = FeatureStudy(f"{out_dir}/{preset}", seed, teacher_seed)
 pick_layer = widgets.dropdown(DISTILL_LAYERS, "layer3", "layer")
 pick_clip = widgets.slider(0, len(study) - 1, 0, description="test video")
 pick_model = widgets.dropdown(study.students, study.students[0], "student")
-print(f"teacher and students: {list(study.runs)}; {len(study)} test videos")
+print(f"teacher and students: {[r.name for r in study.runs.values()]}; {len(study)} test videos")
 
 # %% [markdown]
 # ## Gram matrices side by side

@@ -13,7 +13,14 @@
 #   $G(f) = F F^\top$, over the stage outputs layer1…layer4 and the pooled feature;
 # - `ds_mae` / `ds_gram`: one of the two terms only (the ablation of Table 2).
 #
-# The batch runner repeats this notebook for every method × seed (and the α sweep) of a plan.
+# As in the paper, no network starts from random weights: the cpu preset's pretraining stage (the
+# Kinetics analogue, preset `cpu_source`) trains an RGB and a flow network on a larger, disjoint source
+# set; the teacher starts from the flow one, every student from the RGB one (`init: scratch` switches
+# this off for the init ablation). `normalize: step0` is an option beyond the paper: every distillation
+# term is rescaled so that it equals CE on the first batch, identically for MARS and DS.
+#
+# The batch runner repeats this notebook for every method × seed of a plan, the pretraining runs, the
+# normalized and from-scratch variants and the α sweep.
 
 # %% parameters
 from typing import Optional  # papermill's --help-notebook reads Optional[float], not float | None
@@ -23,6 +30,8 @@ method: str = "ds"  # flow (teacher), rgb, mars, ds, ds_mae or ds_gram
 alpha: Optional[float] = None  # distillation weight alpha (None: the preset's value)
 seed: int = 0  # random seed of the run
 epochs: Optional[int] = None  # training epochs (None: the preset's value)
+init: Optional[str] = None  # scratch or pretrained (None: the preset's value)
+normalize: Optional[str] = None  # distillation terms: none (paper) or step0 (None: the preset's value)
 name: str = ""  # run folder name; empty: <method>_seed<seed>
 out_dir: str = "runs"  # root folder of all runs; this run goes to <out_dir>/<preset>/<name>
 run_dir: str = ""  # show an existing run folder instead of training one (empty: train)
@@ -37,17 +46,16 @@ from dualaction_lib.study import runs
 from dualaction_lib.viz import notebook, widgets
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
-cfg = runs.run_config(preset, method, seed, alpha=alpha, epochs=epochs, name=name, out_dir=out_dir)
-print(
-    f"{cfg.method}: {cfg.model.arch} {cfg.model.widths}, alpha {cfg.distill.alpha}, "
-    f"{cfg.optim.epochs} epochs, {cfg.data.clip_len}×{cfg.data.crop_size}² clips → {cfg.run_dir}"
-)
+choices = {"alpha": alpha, "epochs": epochs, "init": init, "normalize": normalize}
+cfg = runs.run_config(preset, method, seed, **choices, name=name, out_dir=out_dir)
+print(runs.describe(cfg))
 
 # %% [markdown]
 # ## Training
-# Distilling methods first need the flow teacher; if `<out_dir>/<preset>/flow_seed0` is missing it is
-# trained first. A complete run is not retrained (delete its folder to start over); an interrupted one
-# resumes from its last checkpoint. In JupyterLab the curves redraw after every epoch while it trains.
+# A student of seed k distills from the flow teacher `flow_seed<k mod distill.teacher_seeds>` (three
+# teacher seeds in the cpu preset, so the teacher's variance reaches the tables). A missing teacher or
+# pretraining run is trained first. A complete run is not retrained (delete its folder to start over);
+# an interrupted one resumes from its last checkpoint. In JupyterLab the curves redraw after every epoch.
 
 # %%
 with runs.live_curves(run_dir or cfg.run_dir, interactive, title=cfg.run_name) as curves:
@@ -57,7 +65,10 @@ with runs.live_curves(run_dir or cfg.run_dir, interactive, title=cfg.run_name) a
 # ## Learning curves
 # Each loss term as logged per step: `total` is the training objective, while `mae`, `gram` and `mse` are
 # the distillation terms before the factor α, as a running mean over the chosen number of steps. Then the
-# learning-rate schedule, and the train accuracy per epoch with the final test accuracy (star).
+# learning-rate schedule. Right: the train clip accuracy of every epoch against the test video accuracy,
+# measured every `eval.every` epochs and at the end (star; never used to choose anything), with the
+# validation accuracy (diamond) and chance (dotted). A student that stays near chance on its own training
+# clips has collapsed; one far above its test accuracy overfits.
 
 # %%
 widgets.show_view(
@@ -67,6 +78,26 @@ widgets.show_view(
     name=f"03_training/{run.name}_curves",
     figures_dir=figures_dir,
 )
+
+# %% [markdown]
+# ## Loss balance
+# What actually moves the student is not a term's value but its gradient. At the first batch of every
+# epoch the training loop measures, for each weighted term (CE, α·MAE, α·Gram for DS; α·MSE for MARS),
+# its value and the norm of its gradient at the student's parameters. Left: the weighted values; right:
+# each term's share of the summed gradient norms. If a distillation term's share is close to 1, CE barely
+# steers the student: at the paper's α = 50 the Gram term's gradient can drown CE, and a student that
+# cannot compute the teacher's motion features from RGB then matches only their mean and collapses to
+# one class (the collapse check of notebook 05 looks for it). With `normalize: step0` the weights include
+# the step-0 scale, so every term starts level with CE.
+
+# %%
+fig = runs.balance_view(run)  # None for rgb and flow: CE is the whole loss
+if fig is None:
+    print(f"{run.name}: cross-entropy only, no distillation terms to balance")
+else:
+    widgets.show_figure(
+        fig, f"03_training/{run.name}_balance", interactive=interactive, figures_dir=figures_dir
+    )
 
 # %% [markdown]
 # ## Evaluation (MARS protocol)

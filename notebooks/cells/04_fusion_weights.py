@@ -5,15 +5,27 @@
 # Two frozen streams give class scores $s_A, s_B$ for a video. The classic two-stream baseline averages
 # them. The **attention fusion** module learns per-video weights
 # $w = \mathrm{softmax}(W_2\,\mathrm{ReLU}(W_1 [s_A; s_B]))$ and outputs $w_A s_A + w_B s_B$; it is
-# trained on the train split's cached scores (the streams stay frozen) and evaluated on the test split.
-# We fuse DS with the flow teacher and with the RGB baseline (MARS likewise, and RGB+Flow as the classic
-# two-stream reference), then look at the learned weights: their distribution, per class, and against
-# each stream's confidence and correctness.
+# trained on cached scores (the streams stay frozen) and evaluated on the test split.
+#
+# **Which scores it is fitted on matters.** Fitting it on the streams' own training videos was wrong:
+# a stream has memorised those videos, so its training scores are confidently right, and the module
+# learns to trust whichever stream overfits most — not the one that generalises (in an earlier version
+# DS+RGB and MARS+RGB attention just reproduced RGB, and attention scored below plain averaging). The
+# module is therefore fitted on the **validation split**, whole UCF groups held out of every stream's
+# training (`data.val_fraction`), and the split it used is shown with the results (`fit_on`).
+#
+# For student seed k the streams are `ds_seed<k>`, `mars_seed<k>`, `rgb_seed<k>` and the student's own
+# teacher `flow_seed<k mod distill.teacher_seeds>` (read from the runs' config). We fuse DS with the flow
+# teacher and with the RGB baseline (MARS likewise, and RGB+Flow as the classic two-stream reference),
+# then look at the learned weights: their distribution, per class, and against each stream's confidence
+# and correctness.
 
 # %% parameters
+from typing import Optional  # papermill's --help-notebook reads Optional[int], not int | None
+
 preset: str = "cpu"  # config preset whose runs are fused
 seed: int = 1  # seed of the student runs (ds_seed<k>, mars_seed<k>, rgb_seed<k>)
-teacher_seed: int = 0  # seed of the flow teacher run (flow_seed<k>)
+teacher_seed: Optional[int] = None  # flow teacher run flow_seed<k> (None: the students' own teacher)
 out_dir: str = "runs"  # root folder of all runs; fusions go to <out_dir>/<preset>/fusion_<a>+<b>_<method>
 run_dir: str = ""  # folder for this notebook's numbers (empty: <out_dir>/<preset>/results)
 fusion_steps: int = 300  # full-batch Adam steps that train each attention fusion module
@@ -33,7 +45,8 @@ print("stream pairs:", {label: f"{a.name} + {b.name}" for label, (a, b) in pairs
 
 # %% [markdown]
 # ## Fuse every pair both ways
-# Averaging needs no training; attention fusion trains a small MLP on the train split's scores (seconds).
+# Averaging needs no training; attention fusion trains a small MLP on the validation split's scores
+# (seconds). The `fit_on` column says which split each attention module was fitted on.
 
 # %%
 fused = fusion.fuse_all(pairs, steps=fusion_steps)
@@ -42,7 +55,7 @@ fig = plots.plot_fusion_accuracy(summary)
 widgets.show_figure(fig, f"04_fusion_accuracy_seed{seed}", interactive=interactive, figures_dir=figures_dir)
 
 # %%
-summary.set_index("pair").style.format("{:.3f}")
+summary.set_index("pair").round(3)
 
 # %% [markdown]
 # ## The learned stream weights

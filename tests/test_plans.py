@@ -1,0 +1,115 @@
+"""The workbook plans (configs/plans/*.yaml) as written: what they train, in which order, with what data.
+
+Two notebooks run at once and a run directory admits one trainer, so a plan must never let two jobs
+train the same run: no run is named by two jobs, and every run a job starts from (the pretraining run
+of its modality, its flow teacher) is trained by a step it waits for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dualaction_lib import figures_job, workbook
+from dualaction_lib.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+PLANS = ("cpu", "smoke")
+TRAINS = "03_distillation_training"
+
+
+def _jobs(plan: str) -> list[workbook.Job]:
+    return workbook.expand_plan(workbook.load_plan(ROOT / "configs" / "plans" / f"{plan}.yaml"), ROOT)
+
+
+def _config(job: workbook.Job):
+    p = job.parameters
+    values = {"method": p["method"], "seed": p["seed"], "name": p.get("name", ""), "out_dir": p["out_dir"]}
+    chosen = {
+        "distill.alpha": p.get("alpha"),
+        "model.init": p.get("init"),
+        "distill.normalize": p.get("normalize"),
+    }
+    return load_config(p["preset"], **values, **{k: v for k, v in chosen.items() if v is not None})
+
+
+def _waits_for(jobs: list[workbook.Job], step: str) -> set[str]:
+    """Every step ``step`` waits for, directly or through other steps."""
+    needs = {job.step: set(job.needs) for job in jobs}
+    seen, todo = set(), list(needs[step])
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo += needs[current]
+    return seen
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_no_two_jobs_train_the_same_run_at_once(plan: str) -> None:
+    jobs = _jobs(plan)
+    training = [(job, _config(job)) for job in jobs if job.notebook.stem == TRAINS]
+    trained = {}
+    for job, cfg in training:
+        assert cfg.run_dir not in trained, (
+            f"{cfg.run_dir} is trained by {trained.get(cfg.run_dir)} and {job.step}"
+        )
+        trained[cfg.run_dir] = job.step
+        assert job.done[0] == ROOT / cfg.run_dir / "eval.json", f"{job.output.name}: done names another run"
+    for job, cfg in training:
+        before = _waits_for(jobs, job.step)
+        if cfg.model.init == "pretrained" and cfg.model.pretrained == "auto":
+            modality = "flow" if cfg.method == "flow" else "rgb"
+            source = Path(cfg.out_dir) / cfg.model.source_preset / f"{modality}_seed{cfg.model.source_seed}"
+            assert trained.get(source) in before, f"{job.output.name} starts from {source} before it exists"
+        if cfg.is_distill:
+            teacher = Path(cfg.out_dir) / cfg.run_group / f"flow_seed{cfg.teacher_seed}"
+            assert trained.get(teacher) in before, (
+                f"{job.output.name} distills from {teacher} before it exists"
+            )
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_every_teacher_seed_and_every_experiment_is_planned(plan: str) -> None:
+    jobs = _jobs(plan)
+    preset = load_config(jobs[0].parameters["preset"])
+    by_step: dict[str, list[workbook.Job]] = {}
+    for job in jobs:
+        by_step.setdefault(job.step, []).append(job)
+    teacher_seeds = sorted(job.parameters["seed"] for job in by_step["teacher"])
+    assert teacher_seeds == list(range(preset.distill.teacher_seeds))
+    assert {job.parameters["method"] for job in by_step["pretrain"]} == {"rgb", "flow"}
+    student_seeds = {job.parameters["seed"] for job in by_step["students"]}
+    assert 0 not in student_seeds, "seed 0 belongs to the teachers and the pretraining runs"
+    expected = 5 if plan == "cpu" else 1
+    experiments = {
+        "students": {"rgb", "mars", "ds", "ds_mae", "ds_gram"},
+        "normalized": {"mars", "ds"},
+        "scratch": {"rgb", "mars", "ds"},
+    }
+    for step, methods in experiments.items():
+        assert {job.parameters["method"] for job in by_step[step]} == methods, step
+        assert len(by_step[step]) == expected * len(methods), step
+        assert {job.parameters["seed"] for job in by_step[step]} == student_seeds, step
+    assert {job.parameters["seed"] for job in by_step["fusion"]} == student_seeds
+    assert by_step["gram_matrices"][0].parameters["seed"] in student_seeds
+    tables = by_step["tables"][0]
+    assert set(tables.needs) == {"students", "normalized", "scratch", "alpha_sweep", "fusion"}
+
+
+@pytest.mark.parametrize("plan", PLANS)
+def test_alpha_sweep_leaves_out_the_presets_alpha(plan: str) -> None:
+    """The preset's α point comes from the students step, so the sweep must not train it again."""
+    jobs = [job for job in _jobs(plan) if job.step == "alpha_sweep"]
+    alpha = load_config(jobs[0].parameters["preset"]).distill.alpha
+    swept = {float(job.parameters["alpha"]) for job in jobs}
+    assert alpha not in swept
+    if plan == "cpu":
+        assert swept | {alpha} == {0.0, 0.1, 1.0, 10.0, 50.0}
+        assert all(len([j for j in jobs if j.parameters["alpha"] == a]) >= 3 for a in swept), "≥ 3 seeds"
+
+
+def test_data_is_prepared_for_every_preset_the_plan_uses() -> None:
+    assert figures_job.plan_presets(_jobs("cpu")) == ["cpu_source", "cpu"]
+    assert figures_job.plan_presets(_jobs("smoke")) == ["smoke_source", "smoke"]
