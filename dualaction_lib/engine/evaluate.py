@@ -113,7 +113,12 @@ def evaluate_model(
     t0 = time.time()
     sets = edata.build_eval_data(cfg, bundle)
     test = score_dataset(model, sets.test_ds, cfg, rt, desc="test")
-    result = {**summarize(test), "protocol": cfg.eval.protocol, "method": cfg.method}
+    result = {
+        **summarize(test),
+        "protocol": cfg.eval.protocol,
+        "method": cfg.method,
+        "num_classes": len(sets.classes),
+    }
     chosen = sets.selection  # listed = evaluated (num_videos) + left out (skipped, missing, damaged)
     result.update(
         num_videos_listed=chosen.listed["test"],

@@ -5,7 +5,8 @@
     # → runs/cpu/fusion_ds_seed0+flow_seed0_attention/{eval.json, fusion.pt}
 
 "average" is the two-stream baseline (mean of the streams' logits, the seed's Mimic+RGB / Mimic+Flow
-columns); "attention" trains AttentionFusion on the train-split scores and is evaluated on the test split.
+columns); "attention" trains AttentionFusion on the validation-split scores (videos neither stream trained
+on) and is evaluated on the test split.
 """
 
 from __future__ import annotations
