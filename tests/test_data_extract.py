@@ -10,24 +10,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from tiny_data import IDS, TINY
 from torch.utils.data import DataLoader
 
 from dualaction_lib.data import build_datasets, collate_videos, detect_naming
 from dualaction_lib.data.extract import ExtractSettings, prepare, read_marker, shard_items
 from dualaction_lib.data.layouts import MMACTION2, load_index
-from dualaction_lib.data.synthetic import SyntheticSpec, make_synthetic, write_video
-
-TINY = SyntheticSpec(
-    num_classes=2, videos_per_class_train=2, videos_per_class_test=1, num_frames=8, frame_size=(32, 32)
-)
-IDS = [
-    "TranslateLeft/v_TranslateLeft_g01_c01",
-    "TranslateLeft/v_TranslateLeft_g08_c01",
-    "TranslateLeft/v_TranslateLeft_g09_c01",
-    "TranslateRight/v_TranslateRight_g01_c01",
-    "TranslateRight/v_TranslateRight_g08_c01",
-    "TranslateRight/v_TranslateRight_g09_c01",
-]
+from dualaction_lib.data.synthetic import make_synthetic, write_video
 
 
 @pytest.fixture(scope="module")

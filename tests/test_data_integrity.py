@@ -12,24 +12,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from tiny_data import IDS, TINY
 
 from dualaction_lib.data import DataWarning, FrameReadError, build_datasets
 from dualaction_lib.data.check import check_videos, listed_videos
 from dualaction_lib.data.extract import ExtractSettings, prepare, read_marker
 from dualaction_lib.data.prepared import SettingsMismatchError
-from dualaction_lib.data.synthetic import SyntheticSpec, make_synthetic, write_video
+from dualaction_lib.data.synthetic import make_synthetic, write_video
 
-TINY = SyntheticSpec(
-    num_classes=2, videos_per_class_train=2, videos_per_class_test=1, num_frames=8, frame_size=(32, 32)
-)
-IDS = [
-    "TranslateLeft/v_TranslateLeft_g01_c01",
-    "TranslateLeft/v_TranslateLeft_g08_c01",
-    "TranslateLeft/v_TranslateLeft_g09_c01",
-    "TranslateRight/v_TranslateRight_g01_c01",
-    "TranslateRight/v_TranslateRight_g08_c01",
-    "TranslateRight/v_TranslateRight_g09_c01",
-]
 FAST = {"nscales": 1, "warps": 1, "outer_iterations": 2, "inner_iterations": 3, "median_filtering": 1}
 
 
