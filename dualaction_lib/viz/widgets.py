@@ -21,6 +21,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from .core import display_figure, save_figure
+from .tables import Table, to_markdown, write_table
 
 View = Callable[..., Figure]
 
@@ -103,6 +104,14 @@ def show_view(
     box = w.VBox([w.HBox(list(boxes.values())), out])
     box.add_class("dualaction-view")
     display(box)
+
+
+def show_table(table: Table, figures_dir: str | os.PathLike) -> None:
+    """Write ``table`` as Markdown and LaTeX to ``figures_dir`` and display its Markdown once."""
+    from IPython.display import Markdown, display
+
+    write_table(table, figures_dir)
+    display(Markdown(to_markdown(table)))
 
 
 def show_figure(

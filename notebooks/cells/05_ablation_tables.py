@@ -34,7 +34,7 @@ figures_dir: str = "figures"  # where tables (.md, .tex) and figures (PNG + PDF)
 from IPython.display import Markdown, display
 
 from dualaction_lib.study import ablation, findings
-from dualaction_lib.viz import notebook, plots, tables, widgets
+from dualaction_lib.viz import notebook, plots, widgets
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
 runs = ablation.collect_runs(f"{out_dir}/{preset}")
@@ -49,8 +49,7 @@ runs.sort_values(["variant", "method", "alpha", "seed"]).set_index("run")
 
 # %%
 table1 = ablation.table1(runs, fusions, fusion)
-tables.write_table(table1, figures_dir)
-display(Markdown(tables.to_markdown(table1)))
+widgets.show_table(table1, figures_dir)
 widgets.show_view(
     lambda method: plots.plot_table(ablation.table1(runs, fusions, method)),
     {"method": widgets.dropdown(["attention", "average"], fusion, "fusion")},
@@ -66,8 +65,7 @@ widgets.show_view(
 
 # %%
 table2 = ablation.table2(runs, fusions)
-tables.write_table(table2, figures_dir)
-display(Markdown(tables.to_markdown(table2)))
+widgets.show_table(table2, figures_dir)
 widgets.show_figure(plots.plot_table(table2), "05_table2", interactive=interactive, figures_dir=figures_dir)
 
 # %% [markdown]
@@ -78,8 +76,7 @@ widgets.show_figure(plots.plot_table(table2), "05_table2", interactive=interacti
 
 # %%
 table3 = ablation.table3(runs)
-tables.write_table(table3, figures_dir)
-display(Markdown(tables.to_markdown(table3)))
+widgets.show_table(table3, figures_dir)
 widgets.show_figure(plots.plot_table(table3), "05_table3", interactive=interactive, figures_dir=figures_dir)
 
 # %% [markdown]
@@ -90,8 +87,7 @@ widgets.show_figure(plots.plot_table(table3), "05_table3", interactive=interacti
 
 # %%
 table4 = ablation.table4(runs)
-tables.write_table(table4, figures_dir)
-display(Markdown(tables.to_markdown(table4)))
+widgets.show_table(table4, figures_dir)
 widgets.show_figure(plots.plot_table(table4), "05_table4", interactive=interactive, figures_dir=figures_dir)
 
 # %% [markdown]
@@ -102,20 +98,19 @@ widgets.show_figure(plots.plot_table(table4), "05_table4", interactive=interacti
 
 # %%
 collapse = ablation.collapse_check(runs)
-tables.write_table(collapse, figures_dir)
-display(Markdown(tables.to_markdown(collapse)))
+widgets.show_table(collapse, figures_dir)
 
 # %% [markdown]
 # ## Sensitivity to α
-# DS at every α of the plan (cpu: 0, 0.1, 1, 10, 50) over the same seeds, the preset's α from the main
-# runs; α = 0 is CE only, with the same recipe and budget. Error bars are the table's intervals; a point
-# from one seed is drawn open, without a bar. Dashed lines: the RGB and Flow means of Table 1.
+# DS at every α of the plan over the same seeds (cpu: 0, 1, 10, 50, ≥ 3 seeds each), with the preset's α
+# from the main runs; α = 0 is CE only, with the same recipe and budget. Error bars are the table's
+# intervals; a point from one seed is drawn open, without a bar. Dashed lines: the RGB and Flow means
+# of Table 1.
 
 # %%
 sweep = ablation.alpha_sweep(runs, "ds")
 sweep_table = ablation.alpha_sweep_table(sweep)
-tables.write_table(sweep_table, figures_dir)
-display(Markdown(tables.to_markdown(sweep_table)))
+widgets.show_table(sweep_table, figures_dir)
 baselines = {"RGB": table1.rows.loc["RGB", "mean"], "Flow teacher": table1.rows.loc["Flow", "mean"]}
 widgets.show_figure(
     plots.plot_alpha_sweep(sweep, baselines),
