@@ -177,6 +177,13 @@ def test_real_ucf_and_hmdb_folder_layouts(tmp_path):
     jobs, missing = collect_jobs("ucf101", ucf, splits)
     assert [j.video_id for j in jobs] == ids[1:] and [m["video_id"] for m in missing] == ids[:1]
     assert jobs[0].path == ucf / f"{ids[1]}.avi"
+    # --root may also be the folder above the archive's UCF-101/, next to ucfTrainTestlist/
+    jobs_from_parent, _ = collect_jobs("ucf101", tmp_path, find_splits_dir(tmp_path))
+    assert [j.path for j in jobs_from_parent] == [j.path for j in jobs]
+    # a root that holds none of the listed videos is refused in one line naming it, not extracted as empty
+    refusal = r"none of the \d+ videos listed in .*ucfTrainTestlist is there"
+    with pytest.raises(FileNotFoundError, match=refusal):
+        collect_jobs("ucf101", tmp_path / "ucfTrainTestlist", splits)
     hmdb = tmp_path / "hmdb51_org"
     write_hmdb(hmdb / "testTrainMulti_7030_splits")
     (hmdb / "cartwheel").mkdir(parents=True)

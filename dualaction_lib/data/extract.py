@@ -222,10 +222,29 @@ def _video_file(videos_dir: Path, video_id: str) -> Path | None:
     return None
 
 
+# Where the class folders may stand below --root: the synthetic benchmark's folder, then the top folders the
+# UCF-101 and HMDB-51 archives unpack to, then --root itself.
+VIDEO_FOLDERS = ("videos", "UCF-101", "UCF101", "hmdb51_org", "hmdb51")
+
+
+def find_videos_dir(root: Path, video_ids: list[str]) -> Path:
+    """The folder below which most of a sample of the listed videos exist (one line naming root if none)."""
+    candidates = [root / name for name in VIDEO_FOLDERS if (root / name).is_dir()] + [root]
+    if len(candidates) == 1:
+        return root
+    sample = video_ids[:: max(1, len(video_ids) // 200)]  # spread over the classes; stat calls stay few
+    hits = [sum(_video_file(c, v) is not None for v in sample) for c in candidates]
+    return candidates[hits.index(max(hits))]
+
+
 def collect_jobs(dataset: str, root: Path, splits_dir: Path | None) -> tuple[list[VideoJob], list[dict]]:
-    """Every video of every available split (sorted by id), plus the listed-but-missing ones."""
-    videos_dir = root / "videos" if (root / "videos").is_dir() else root
+    """Every video of every available split (sorted by id), plus the listed-but-missing ones.
+
+    Refuses (one line) when not one listed video exists: the root is then the wrong folder, and extracting
+    nothing while reporting every video as skipped would only fail later, in train.
+    """
     if dataset == "folder":
+        videos_dir = root / "videos" if (root / "videos").is_dir() else root
         files = sorted(p for p in videos_dir.rglob("*") if p.suffix.lower() in layouts.VIDEO_EXTENSIONS)
         return [VideoJob(p.relative_to(videos_dir).with_suffix("").as_posix(), p) for p in files], []
     ids: set[str] = set()
@@ -234,6 +253,7 @@ def collect_jobs(dataset: str, root: Path, splits_dir: Path | None) -> tuple[lis
         ids.update(e.video_id for e in entries)
     if not ids:
         raise FileNotFoundError(f"{splits_dir}: no complete split (train + test lists) found")
+    videos_dir = find_videos_dir(root, sorted(ids))
     jobs, missing = [], []
     for video_id in sorted(ids):
         path = _video_file(videos_dir, video_id)
@@ -242,6 +262,12 @@ def collect_jobs(dataset: str, root: Path, splits_dir: Path | None) -> tuple[lis
             missing.append({"video_id": video_id, "path": "", "reason": reason, "kind": "bad_input"})
         else:
             jobs.append(VideoJob(video_id, path))
+    if not jobs:
+        example = sorted(ids)[0]
+        raise FileNotFoundError(
+            f"{root}: none of the {len(ids)} videos listed in {splits_dir} is there (e.g. no {example}.avi); "
+            f"--root is the folder holding the class folders, or their parent with {VIDEO_FOLDERS[1]}/"
+        )
     return jobs, missing
 
 
