@@ -249,3 +249,9 @@ def test_findings_are_written_from_the_intervals(preset: Path) -> None:
     assert single == "**X − Y** = +10.0 points from a single seed: no interval, so no conclusion."
     worse = findings.difference_sentence("A − B", {"mean": -0.1, "ci": 0.05, "n": 4, "a": "A", "b": "B"})
     assert "excludes 0 — B beats A" in worse
+    # a difference of differences says how the gap moves, never that one condition "beats" the other
+    gap = {"mean": -0.045, "ci": 0.042, "n": 5, "a": "step0", "b": "paper"}
+    moved = findings.difference_sentence("DS − MARS: step0 − paper", gap, "DS − MARS")
+    assert moved.endswith("excludes 0 — DS − MARS is smaller with step0 than with paper.")
+    same = findings.difference_sentence("DS − MARS: step0 − paper", {**gap, "ci": 0.05}, "DS − MARS")
+    assert same.endswith("no change of DS − MARS between paper and step0 is detectable at this n.")

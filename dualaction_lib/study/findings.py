@@ -11,8 +11,12 @@ import pandas as pd
 from dualaction_lib.viz.tables import Table, format_cell, format_diff
 
 
-def difference_sentence(label: str, cell: dict | pd.Series) -> str:
-    """One comparison: ``DS − MARS = +1.2 ± 3.4 points (n = 5 paired seeds): the interval includes 0 …``."""
+def difference_sentence(label: str, cell: dict | pd.Series, gap: str | None = None) -> str:
+    """One comparison: ``DS − MARS = +1.2 ± 3.4 points (n = 5 paired seeds): the interval includes 0 …``.
+
+    ``gap`` names a difference of differences (``DS − MARS: step0 − paper``): the sentence then says how
+    the gap ``DS − MARS`` changes from condition b to condition a, not which condition "beats" the other.
+    """
     n, mean, ci = int(cell["n"]), cell["mean"], cell["ci"]
     if n == 0 or pd.isna(mean):
         return f"**{label}**: not measured (no seed has both runs)."
@@ -21,15 +25,21 @@ def difference_sentence(label: str, cell: dict | pd.Series) -> str:
         return f"**{label}** = {value} points from a single seed: no interval, so no conclusion."
     a, b = cell.get("a", "the first"), cell.get("b", "the second")
     head = f"**{label}** = {value} points (n = {n} paired seeds): the 95 % interval"
+    if gap is not None:
+        if abs(mean) > ci:
+            change = "larger" if mean > 0 else "smaller"
+            return f"{head} excludes 0 — {gap} is {change} with {a} than with {b}."
+        return f"{head} includes 0 — no change of {gap} between {b} and {a} is detectable at this n."
     if abs(mean) > ci:
         better, worse = (a, b) if mean > 0 else (b, a)
         return f"{head} excludes 0 — {better} beats {worse} on these seeds."
     return f"{head} includes 0 — no difference between {a} and {b} is detectable at this n."
 
 
-def _grid_cells(table: Table) -> list[tuple[str, dict]]:
+def _grid_sentences(table: Table) -> list[str]:
+    """A sentence per paired cell; a row that is itself a difference (``DS − MARS``) is a gap."""
     return [
-        (cell.get("label", f"{row}: {column}"), cell)
+        difference_sentence(cell.get("label", f"{row}: {column}"), cell, row if " − " in str(row) else None)
         for row, values in table.rows.iterrows()
         for column, cell in values.items()
         if isinstance(cell, dict) and cell.get("kind") == "diff"
@@ -78,8 +88,8 @@ def summarize(table2: Table, table3: Table, table4: Table, collapse: Table, swee
     diffs = table2.differences if table2.differences is not None else pd.DataFrame()
     groups = [
         ("Table 2 (loss ablation and fusion)", [difference_sentence(k, row) for k, row in diffs.iterrows()]),
-        ("Table 3 (pretrained vs scratch)", [difference_sentence(k, c) for k, c in _grid_cells(table3)]),
-        ("Table 4 (step-0 normalization)", [difference_sentence(k, c) for k, c in _grid_cells(table4)]),
+        ("Table 3 (pretrained vs scratch)", _grid_sentences(table3)),
+        ("Table 4 (step-0 normalization)", _grid_sentences(table4)),
     ]
     lines = []
     for title, sentences in groups:
