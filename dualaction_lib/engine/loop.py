@@ -153,7 +153,7 @@ def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, flo
     cfg, rt, optimizer = state.cfg, state.rt, state.optimizer
     state.net.train()
     layers = teacher_layers(cfg)
-    student_key = "flow" if cfg.method == "flow" else "rgb"
+    student_key = cfg.input_modality
     totals: dict[str, float] = {}  # host sums over the epoch, updated once per interval
     seen = 0
     interval = IntervalMeter()
@@ -201,15 +201,14 @@ def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, flo
         t_feats = {k: v.float() for k, v in t_feats.items()} if t_feats is not None else {}
         loss_fn = state.loss_fn
         terms = loss_fn.raw_terms(logits.float(), y, s_feats, t_feats)  # before α, with graphs
-        if loss_fn.needs_calibration:  # distill.normalize step0: once, on the run's first batch
-            interval.defer({"kind": "scales", "step": state.step}, {"scales": loss_fn.calibrate(terms)})
-        weighted = loss_fn.weigh(terms)
+        calibrating = loss_fn.needs_calibration  # distill.normalize step0: once, on the run's first batch
+        loss, weighted = loss_fn.combine(terms)
+        if calibrating:
+            interval.defer({"kind": "scales", "step": state.step}, {"scales": dict(loss_fn.scales)})
         if first_batch and state.teacher is not None:
             balance = loss_balance(weighted, terms, state.params)
             interval.defer({"kind": "balance", "epoch": epoch, "step": state.step}, balance)
         first_batch = False
-        loss = torch.stack(list(weighted.values())).sum()
-        parts = {k: v.detach() for k, v in terms.items()}
         optimizer.zero_grad(set_to_none=True)
         state.scaler.scale(loss).backward()
         if cfg.optim.grad_clip > 0:
@@ -219,10 +218,10 @@ def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, flo
         state.scaler.update()
         scheduler_step(cfg.optim, state.scheduler, per_batch=True)
         n = y.shape[0]
-        logged = {"loss": loss, **{k: v for k, v in parts.items() if k != "total"}}
-        weighted = {k: v.detach() * n for k, v in logged.items()}  # sums of per-sample means
-        weighted["correct"] = (logits.detach().argmax(1) == y).sum()
-        interval.add(weighted, n, state.step)
+        logged = {"loss": loss, **terms}
+        sums = {k: v.detach() * n for k, v in logged.items()}  # sums of per-sample means
+        sums["correct"] = (logits.detach().argmax(1) == y).sum()
+        interval.add(sums, n, state.step)
         if interval.steps == cfg.log_every:
             flush(state.step)
         state.step += 1

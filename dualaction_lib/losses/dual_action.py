@@ -103,6 +103,13 @@ class DualActionLoss(nn.Module):
         self.scales = {k: ce / v.detach().clamp_min(1e-12) for k, v in terms.items() if k != "ce"}
         return dict(self.scales)
 
+    def combine(self, terms: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:
+        """``(total, weighted terms)`` from the raw terms; with step0, the scales are fixed first (once)."""
+        if self.needs_calibration:
+            self.calibrate(terms)
+        weighted = self.weigh(terms)
+        return torch.stack(list(weighted.values())).sum(), weighted
+
     def forward(
         self,
         logits: Tensor,
@@ -111,9 +118,7 @@ class DualActionLoss(nn.Module):
         teacher_feats: Mapping[str, Tensor],
     ) -> tuple[Tensor, dict[str, Tensor]]:
         terms = self.raw_terms(logits, target, student_feats, teacher_feats)
-        if self.needs_calibration:
-            self.calibrate(terms)
-        total = torch.stack(list(self.weigh(terms).values())).sum()
+        total, _ = self.combine(terms)
         parts = {**{k: v.detach() for k, v in terms.items()}, "total": total.detach()}
         return total, parts
 
