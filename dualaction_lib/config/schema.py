@@ -186,6 +186,11 @@ class Config:
     def is_distill(self) -> bool:
         return self.method in DISTILL_METHODS
 
+    @property
+    def input_modality(self) -> str:
+        """What the trained network sees: ``"flow"`` for the flow stream, ``"rgb"`` for every student."""
+        return "flow" if self.method == "flow" else "rgb"
+
     def to_dict(self) -> dict[str, Any]:
         return to_dict(self)
 

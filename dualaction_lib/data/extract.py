@@ -358,8 +358,9 @@ def prepare(
     report = PrepareReport(dataset, str(root), str(out), tuple(shard), total=len(jobs) + len(missing))
     report.settings, report.fingerprint = asdict(s), prepared.fingerprint(s)
     for previous in prepared.read_reports(out):  # refused before any file is touched
-        recorded = previous.get("fingerprint") or previous.get("settings") or {}
-        prepared.check_same_settings(recorded, report.fingerprint, Path(previous["report_path"]), out)
+        prepared.check_same_settings(
+            prepared.recorded_settings(previous), report.fingerprint, Path(previous["report_path"]), out
+        )
     report.skipped.extend(missing)
     out.mkdir(parents=True, exist_ok=True)
     if splits_dir is not None:

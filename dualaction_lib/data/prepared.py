@@ -112,10 +112,15 @@ def skipped_by_prepare(frames_root: Path) -> dict[str, str]:
     }
 
 
+def recorded_settings(report: dict[str, Any]) -> dict[str, Any]:
+    """The extraction settings a prepare report records (older reports have ``settings`` only)."""
+    return report.get("fingerprint") or report.get("settings") or {}
+
+
 def root_fingerprint(frames_root: Path) -> dict[str, Any] | None:
     """The settings the reports of ``frames_root`` record (None when it has no report)."""
     for report in read_reports(frames_root):
-        recorded = report.get("fingerprint") or report.get("settings")
+        recorded = recorded_settings(report)
         if recorded:
             return fingerprint(recorded)
     return None

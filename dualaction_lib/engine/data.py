@@ -41,10 +41,6 @@ class Selection:
     left_out: dict[str, list[dict]]  # {video_id, kind, reason}
     val: list[Any] = dataclasses.field(default_factory=list)
 
-    @classmethod
-    def everything(cls, train: list[Any], test: list[Any], classes: list[str]) -> Selection:
-        return cls(train, test, classes, {"train": len(train), "test": len(test)}, {"train": [], "test": []})
-
 
 _UCF_GROUP = re.compile(r"_g(\d+)_c\d+$")  # v_<Class>_g08_c01: group 8 (one actor/scene in UCF-101)
 
@@ -148,11 +144,11 @@ def check_flow_rounding(cfg: Config) -> None:
     levels (zero flow = 127), a teacher trained here on rounded ones saw 127.5. A root without a report
     (folders extracted elsewhere) or whose report predates the key records nothing and is taken as it is.
     """
-    from dualaction_lib.data.prepared import read_reports
+    from dualaction_lib.data.prepared import read_reports, recorded_settings
 
     d = cfg.data
     for report in read_reports(Path(d.frames_root)):
-        found = (report.get("fingerprint") or report.get("settings") or {}).get("rounding")
+        found = recorded_settings(report).get("rounding")
         if found is not None and found != d.flow_rounding:
             raise ConfigError(
                 f"data.flow_rounding: {d.flow_rounding!r}, but the flow of {d.frames_root} was extracted "
@@ -289,11 +285,7 @@ def make_dataset(cfg: Config, entries: list[Any], modality: str, mode: str) -> D
 
 def modalities(cfg: Config) -> tuple[str, str]:
     """(train modality, test modality) for the method."""
-    if cfg.method == "flow":
-        return "flow", "flow"
-    if cfg.is_distill:
-        return "rgb+flow", "rgb"
-    return "rgb", "rgb"
+    return ("rgb+flow" if cfg.is_distill else cfg.input_modality), cfg.input_modality
 
 
 def build_train_data(cfg: Config, rt: Any) -> TrainData:

@@ -34,7 +34,7 @@ def score_dataset(model: nn.Module, dataset: Any, cfg: Config, rt: D.Runtime, de
     "clip_correct": int, "num_clips": int}.
     """
     model.eval()
-    key = "flow" if cfg.method == "flow" else "rgb"
+    key = cfg.input_modality
     ids, labels, scores = [], [], []
     clip_correct = num_clips = 0
     pending: list[tuple[int, Tensor, int]] = []  # (dataset index, clips (K, C, T, H, W), label)

@@ -58,7 +58,7 @@ def build_network(cfg: Config, num_classes: int) -> nn.Module:
     from dualaction_lib.models import build_model
 
     m = cfg.model
-    chans = in_channels("flow" if cfg.method == "flow" else "rgb")
+    chans = in_channels(cfg.input_modality)
     return build_model(
         m.arch, in_channels=chans, num_classes=num_classes, **model_options(m.widths, m.dropout, m.options)
     )
@@ -93,7 +93,7 @@ def resolve_init_path(cfg: Config) -> Path | None:
     if m.init == "scratch":
         return None
     if m.pretrained == "auto":
-        modality = "flow" if cfg.method == "flow" else "rgb"
+        modality = cfg.input_modality
         return Path(cfg.out_dir) / m.source_preset / f"{modality}_seed{m.source_seed}"
     return Path(m.pretrained)
 

@@ -68,9 +68,7 @@ def _ensure_source(cfg: Config, rt: D.Runtime) -> None:
     how = {
         k: getattr(cfg, k) for k in ("out_dir", "device", "amp", "threads", "progress", "progress_interval")
     }
-    source = load_config(
-        m.source_preset, method="flow" if cfg.method == "flow" else "rgb", seed=m.source_seed
-    )
+    source = load_config(m.source_preset, method=cfg.input_modality, seed=m.source_seed)
     _train(override(source, **how), rt, None)
 
 
