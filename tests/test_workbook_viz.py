@@ -125,8 +125,9 @@ def test_plotted_error_bars_are_the_tables_confidence_intervals(tmp_path: Path) 
     _fake_run(tmp_path, "ds_alpha10_seed1", "ds", 1, 0.5, alpha=10.0)
     _fake_run(tmp_path, "ds_alpha10_seed2", "ds", 2, 0.58, alpha=10.0)
     runs = ablation.collect_runs(tmp_path)
-    table = ablation.table1(runs, ablation.collect_fusions(tmp_path, runs)).rows
-    bars = _coordinates(plots.plot_table_bars(table, "t").axes[0], axis=0)
+    table1 = ablation.table1(runs, ablation.collect_fusions(tmp_path, runs))
+    table = table1.rows
+    bars = _coordinates(plots.plot_table(table1).axes[0], axis=0)
     for row in ("RGB", "DS: Mimic"):
         mean, ci = table.loc[row, "mean"], table.loc[row, "ci"]
         assert _drawn(100 * (mean - ci), bars) and _drawn(100 * (mean + ci), bars), row

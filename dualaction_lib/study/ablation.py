@@ -188,16 +188,13 @@ def _condition_grid(
     A method row holds each condition's mean ± CI and the paired change (other − reference); a contrast
     row the paired difference a − b within each condition and the change of that difference.
     """
-    (ref, ref_mask), (other, other_mask) = conditions
+    (ref, _), (other, _) = conditions
     change = f"{other} − {ref}"
-    values = {
-        (m, c): _seed_values(runs[mask & (runs.method == m)]) if not runs.empty else {}
-        for m in methods
-        for c, mask in conditions
-    }
+    cell_of = {(m, c): value_cell(runs[mask & (runs.method == m)]) for m in methods for c, mask in conditions}
+    values = {key: cell["seeds"] for key, cell in cell_of.items()}
     grid = {}
     for m in methods:
-        cells = {c: value_cell(runs[mask & (runs.method == m)]) for c, mask in conditions}
+        cells = {c: cell_of[m, c] for c, _ in conditions}
         label = f"{NAMES[m]}: {change}"
         cells[change] = diff_cell(values[m, other], values[m, ref], label, (other, ref))
         grid[NAMES[m]] = cells

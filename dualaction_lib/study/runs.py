@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,8 @@ from matplotlib.figure import Figure
 
 from dualaction_lib.io import read_jsonl
 from dualaction_lib.viz import training
+
+from .collect import number_of_classes
 
 if TYPE_CHECKING:
     from dualaction_lib.config import Config
@@ -86,10 +89,10 @@ def load_metrics(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame
     return steps, epochs
 
 
-def final_test_top1(run_dir: str | os.PathLike, key: str = "video_top1") -> float | None:
-    """The run's test video top-1 from eval.json (``key="val_video_top1"``: validation), or None."""
+def read_eval(run_dir: str | os.PathLike) -> dict:
+    """The run's eval.json, or ``{}`` before the run has been evaluated."""
     path = Path(run_dir) / "eval.json"
-    return json.loads(path.read_text(encoding="utf-8")).get(key) if path.exists() else None
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
 
 BALANCE_TERMS = {"ce": "CE", "mae": "α·MAE", "gram": "α·Gram", "mse": "α·MSE"}
@@ -174,17 +177,11 @@ def curves_view(run_dir: str | os.PathLike, title: str = "", smoothing: int | No
     ``smoothing``: running-mean window of the loss terms in logged steps (None: ``default_smoothing``).
     """
     steps, epochs = load_metrics(run_dir)
-    final_val = final_test_top1(run_dir, "val_video_top1")
-    return training.plot_training_curves(
-        steps, epochs, final_test_top1(run_dir), title, smoothing, final_val, chance_level(run_dir)
-    )
-
-
-def chance_level(run_dir: str | os.PathLike) -> float | None:
-    """1 / number of classes, once the run has written scores.pt (None before)."""
-    if not (Path(run_dir) / "scores.pt").exists():
-        return None
-    return 1.0 / len(load_test_scores(run_dir)[2])
+    result = read_eval(run_dir)  # read once: this view is redrawn every epoch and on every slider move
+    classes = number_of_classes(run_dir, result)
+    chance = None if math.isnan(classes) else 1.0 / classes  # NaN: not evaluated yet
+    final_test, final_val = result.get("video_top1"), result.get("val_video_top1")
+    return training.plot_training_curves(steps, epochs, final_test, title, smoothing, final_val, chance)
 
 
 def confusion_view(run_dir: str | os.PathLike, title: str = "") -> Figure:

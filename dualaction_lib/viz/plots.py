@@ -37,11 +37,9 @@ def _draw_bars(ax, rows: pd.DataFrame, title: str) -> None:
         columns=["row", "top1"],
     )
     order = list(rows.index)
-    # a grid table's rows are "<method> · <condition>": one colour per condition
-    by_condition = bool(order) and all(" · " in str(row) for row in order)
     colours = {"color": "tab:blue", "label": "mean ± 95 % CI"}
-    if by_condition and not seeds.empty:
-        seeds["condition"] = [str(row).split(" · ", 1)[1] for row in seeds["row"]]
+    if "condition" in rows and not seeds.empty:  # a grid table's cells: one colour per condition
+        seeds["condition"] = seeds["row"].map(rows["condition"])
         colours = {"hue": "condition", "palette": "Set2", "dodge": False}
     if not seeds.empty:
         sns.barplot(
@@ -111,16 +109,6 @@ def plot_table(table: Table) -> Figure:
     _draw_bars(ax_bars, bars, "mean ± 95 % CI over seeds")
     _draw_differences(ax_diff, diffs, "paired differences over shared seeds")
     fig.suptitle(table.title)
-    return fig
-
-
-def plot_table_bars(rows: pd.DataFrame, title: str) -> Figure:
-    """Horizontal bars of mean video top-1 (%) with 95 % CI whiskers and one dot per seed.
-
-    ``rows``: a results table's rows (index: row labels; ``mean``, ``ci``, ``n``, ``seeds``).
-    """
-    fig = new_figure(8, 0.5 * len(rows) + 1.4)
-    _draw_bars(fig.subplots(), rows, title)
     return fig
 
 

@@ -43,11 +43,12 @@ class Table:
         return out
 
     def bars(self) -> pd.DataFrame:
-        """Accuracy rows to plot (index: label; mean, ci, n, seeds): results rows, or a grid's value cells."""
+        """Accuracy rows to plot (index: label; mean, ci, n, seeds): results rows, or a grid's value cells
+        (with their ``condition``: the column they come from)."""
         if self.layout == "results":
             return self.rows
         cells = [
-            {"row": f"{row} · {column}", **cell}
+            {"row": f"{row} · {column}", "condition": column, **cell}
             for row, values in self.rows.iterrows()
             for column, cell in values.items()
             if isinstance(cell, dict) and cell.get("kind") == "value"
