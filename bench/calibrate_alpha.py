@@ -27,6 +27,7 @@ from pathlib import Path
 
 from dualaction_lib.config import load_config
 from dualaction_lib.io import atomic_write_json
+from dualaction_lib.study.collect import final_train_accuracy
 
 RESULTS = Path(__file__).parent / "results" / "alpha_calibration.json"
 METHODS = ("mars", "ds")
@@ -53,11 +54,6 @@ def train(preset: str, out_dir: str, method: str, seed: int, *extra: str) -> Pat
     return Path(proc.stdout.strip().splitlines()[-1])
 
 
-def final_train_acc(run: Path) -> float:
-    epochs = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-    return [r for r in epochs if r.get("kind") == "epoch"][-1]["train_acc"]
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cfg = load_config(args.preset)
@@ -75,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         run = train(args.preset, args.out_dir, method, seed, "--distill.alpha", str(alpha), "--name", name)
         result = json.loads((run / "eval.json").read_text())
         row = {"method": method, "alpha": alpha, "seed": seed, "run": str(run)}
-        row.update(val_top1=result["val_video_top1"], train_acc=final_train_acc(run))
+        row.update(val_top1=result["val_video_top1"], train_acc=final_train_accuracy(run))
         print(f"{name}: val {row['val_top1']:.3f}, train {row['train_acc']:.3f}", flush=True)
         return row
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+from train_step import run  # noqa: E402  (bench/ is the script's folder: the same interleaved timer)
 
 from dualaction_lib.config import load_config  # noqa: E402
 from dualaction_lib.io import atomic_write_json  # noqa: E402
@@ -74,7 +74,18 @@ def step_fn(cfg, options: dict, channels_last: bool, compiled: bool) -> Callable
     return step
 
 
+def with_threads(threads: int, step: Callable[[], None]) -> Callable[[], None]:
+    """``step`` run with ``threads`` intra-op threads (set inside, as the variants are interleaved)."""
+
+    def run_step() -> None:
+        torch.set_num_threads(threads)
+        step()
+
+    return run_step
+
+
 def time_steps(cfg, reps: int) -> dict[str, dict]:
+    """The step variants, timed interleaved by ``bench/train_step.py``'s ``run``; first call timed apart."""
     variants = {
         "default": ({}, False, False, 1),
         "channels-last 3D": ({}, True, False, 1),
@@ -82,27 +93,21 @@ def time_steps(cfg, reps: int) -> dict[str, dict]:
         "two threads": ({}, False, False, 2),
         **{name: (opts, False, False, 1) for name, opts in ARCH_LEVERS.items() if opts},
     }
-    steps, times, first = {}, {k: [] for k in variants}, {}
+    steps, first = {}, {}
     for name, (opts, cl, comp, threads) in variants.items():
-        torch.set_num_threads(threads)
-        steps[name] = step_fn(cfg, opts, cl, comp)
+        steps[name] = with_threads(threads, step_fn(cfg, opts, cl, comp))
         t0 = time.perf_counter()
-        steps[name]()  # warm-up (compilation for torch.compile)
+        steps[name]()  # the first call (compilation for torch.compile), kept out of the median
         first[name] = time.perf_counter() - t0
-    for _ in range(reps):  # round-robin: machine load hits every variant alike
-        for name, (_, _, _, threads) in variants.items():
-            torch.set_num_threads(threads)
-            t0 = time.perf_counter()
-            steps[name]()
-            times[name].append(time.perf_counter() - t0)
-    base = statistics.median(times["default"])
+    timed = run(steps, argparse.Namespace(warmup=0, reps=reps), torch.device("cpu"))
+    base = timed["default"]["step_s"]
     return {
         name: {
-            "median_ms": round(1000 * statistics.median(t), 1),
-            "ratio_to_default": round(statistics.median(t) / base, 3),
+            "median_ms": round(1000 * r["step_s"], 1),
+            "ratio_to_default": round(r["step_s"] / base, 3),
             "first_step_s": round(first[name], 2),
         }
-        for name, t in times.items()
+        for name, r in timed.items()
     }
 
 
