@@ -155,15 +155,6 @@ def barrier(rt: Runtime) -> None:
         dist.barrier()
 
 
-def all_mean(value: float, rt: Runtime) -> float:
-    """Mean of a scalar over ranks."""
-    if not rt.distributed:
-        return value
-    t = _tensor([value], rt)
-    dist.all_reduce(t)
-    return float(t.item()) / rt.world_size
-
-
 def all_sum(values: list[float], rt: Runtime) -> list[float]:
     if not rt.distributed:
         return values

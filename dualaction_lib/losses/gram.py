@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from dualaction_lib.losses._common import as_pair, check_levels, no_autocast
 
-__all__ = ["GramLoss", "gram_loss", "gram_matrix"]
+__all__ = ["gram_loss", "gram_matrix"]
 
 
 def gram_matrix(f: Tensor) -> Tensor:
@@ -38,10 +38,3 @@ def gram_loss(students: Sequence[Tensor], teachers: Sequence[Tensor]) -> Tensor:
             diff = (gram_matrix(fs) - gram_matrix(ft)).abs().sum(dim=(1, 2))  # (B,)
             total = total + diff.mean() / (levels * size)
     return total
-
-
-class GramLoss(nn.Module):
-    """Module form of :func:`gram_loss`: ``forward(students, teachers)``."""
-
-    def forward(self, students: Sequence[Tensor], teachers: Sequence[Tensor]) -> Tensor:
-        return gram_loss(students, teachers)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from dualaction_lib.losses._common import as_pair, check_levels, no_autocast
 
-__all__ = ["MultiLevelMAE", "multilevel_mae"]
+__all__ = ["multilevel_mae"]
 
 
 def multilevel_mae(students: Sequence[Tensor], teachers: Sequence[Tensor]) -> Tensor:
@@ -21,10 +21,3 @@ def multilevel_mae(students: Sequence[Tensor], teachers: Sequence[Tensor]) -> Te
         with no_autocast(fs.device.type):
             total = total + (fs - ft).abs().mean()
     return total / levels
-
-
-class MultiLevelMAE(nn.Module):
-    """Module form of :func:`multilevel_mae`: ``forward(students, teachers)``."""
-
-    def forward(self, students: Sequence[Tensor], teachers: Sequence[Tensor]) -> Tensor:
-        return multilevel_mae(students, teachers)

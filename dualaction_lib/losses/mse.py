@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import Tensor
 
 from dualaction_lib.losses._common import as_pair, no_autocast
 
-__all__ = ["MarsMSE", "mars_mse"]
+__all__ = ["mars_mse"]
 
 
 def mars_mse(student: Tensor, teacher: Tensor) -> Tensor:
@@ -14,10 +14,3 @@ def mars_mse(student: Tensor, teacher: Tensor) -> Tensor:
     fs, ft = as_pair(student, teacher)
     with no_autocast(fs.device.type):
         return (fs - ft).pow(2).mean()
-
-
-class MarsMSE(nn.Module):
-    """Module form of :func:`mars_mse`: ``forward(student, teacher)``."""
-
-    def forward(self, student: Tensor, teacher: Tensor) -> Tensor:
-        return mars_mse(student, teacher)

@@ -122,11 +122,6 @@ def compute_flow(prev: np.ndarray, nxt: np.ndarray, method: str = "tvl1-torch") 
     return result, time.perf_counter() - start
 
 
-def compare_methods(prev: np.ndarray, nxt: np.ndarray, methods: list[str] | None = None) -> dict:
-    """``{method: (flow, seconds)}`` for every method (all by default)."""
-    return {name: compute_flow(prev, nxt, name) for name in methods or list(flow_methods())}
-
-
 def endpoint_error(a: np.ndarray, b: np.ndarray) -> float:
     """Mean end-point error (pixels) between two flows ``(…, H, W, 2)``."""
     return float(np.linalg.norm(a - b, axis=-1).mean())

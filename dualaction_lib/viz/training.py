@@ -13,7 +13,7 @@ import seaborn as sns
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from .core import display_figure, new_figure
+from .core import new_figure
 
 LOSS_TERMS = ("loss", "ce", "mae", "gram", "mse")
 
@@ -178,12 +178,6 @@ class LiveCurves:
             who = f"{self.name}: training" if self.name else "Training"
             self._handle.update(Markdown(f"*{who} finished; its curves are shown below.*"))
             self._handle = None
-
-    def show_final(self) -> Figure:
-        fig = self.view()
-        if self._handle is None:
-            display_figure(fig)
-        return fig
 
 
 def plot_confusion_matrix(matrix: np.ndarray, classes: list[str], title: str = "") -> Figure:
