@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from dualaction_lib.engine.loop import balance_record, loss_balance
-from dualaction_lib.losses import DualActionLoss, gram_loss, mars_mse, multilevel_mae
+from dualaction_lib.losses import DualActionLoss, mars_mse
 
 
 def feats(seed: int) -> dict[str, torch.Tensor]:
@@ -17,25 +17,38 @@ def feats(seed: int) -> dict[str, torch.Tensor]:
     return {"layer1": torch.randn(2, 3, 2, 2, 2, generator=g), "pool": torch.randn(2, 3, generator=g)}
 
 
-def test_step0_scales_make_every_term_equal_ce_on_the_first_batch():
+def test_step0_scales_the_summed_distillation_term_to_equal_ce_on_the_first_batch():
+    # CE = mean(-log softmax): sample 1: log(1 + e^-2), sample 2: log(1 + e^1)
+    logits, target = torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0])
+    ce = (math.log(1 + math.exp(-2.0)) + math.log(1 + math.exp(1.0))) / 2
+    # one level of two channels, B = 1, T·H·W = 2: fs = [[1, 1], [0, 2]], ft = 0
+    fs = {"layer1": torch.tensor([[[[[1.0, 1.0]]], [[[0.0, 2.0]]]]])}
+    ft = {"layer1": torch.zeros(1, 2, 1, 1, 2)}
+    mae = (1 + 1 + 0 + 2) / 4  # 1.0
+    gram = (2 + 2 + 2 + 4) / 4  # |G| = [[2, 2], [2, 4]] summed, / (n−1 = 1 · C·T·H·W = 4) → 2.5
+    loss = DualActionLoss(alpha=3.0, layers=("layer1",), normalize="step0")
+    total, parts = loss(logits, target, fs, ft)
+    scale = ce / (mae + gram)  # one scale for the sum, not one per term
+    assert {k: float(v) for k, v in loss.scales.items()} == pytest.approx({"mae": scale, "gram": scale})
+    assert float(total) == pytest.approx(ce + 3.0 * ce)  # CE + α·CE: the SUM equals CE
+    assert float(parts["mae"]) == pytest.approx(mae) and float(parts["gram"]) == pytest.approx(gram)
+    # MAE and Gram keep the paper's ratio inside the sum
+    weighted = loss.weigh({"ce": torch.tensor(ce), "mae": torch.tensor(mae), "gram": torch.tensor(gram)})
+    assert float(weighted["gram"] / weighted["mae"]) == pytest.approx(2.5)
+    # later batches keep the scale of the first one
+    total2, _ = loss(logits, target, {"layer1": 2 * fs["layer1"]}, ft)  # MAE × 2, Gram × 4
+    assert float(total2) == pytest.approx(ce + 3.0 * scale * (2 * mae + 4 * gram))
+
+
+def test_step0_gives_mars_and_ds_the_same_total_distillation_weight():
     logits, target = torch.tensor([[2.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0])
     fs, ft = feats(0), feats(1)
-    loss = DualActionLoss(alpha=3.0, layers=("layer1", "pool"), normalize="step0")
-    total, parts = loss(logits, target, fs, ft)
-    ce = torch.nn.functional.cross_entropy(logits, target)
-    mae = multilevel_mae([fs["layer1"], fs["pool"]], [ft["layer1"], ft["pool"]])
-    gram = gram_loss([fs["layer1"], fs["pool"]], [ft["layer1"], ft["pool"]])
-    assert {k: float(v) for k, v in loss.scales.items()} == pytest.approx(
-        {"mae": float(ce / mae), "gram": float(ce / gram)}
-    )
-    assert float(total) == pytest.approx(float(ce) * (1 + 3.0 * 2))  # CE + α·(CE + CE)
-    assert float(parts["mae"]) == pytest.approx(float(mae))  # parts stay the raw terms
-    # later batches keep the scales of the first one
-    total2, _ = loss(logits, target, feats(2), ft)
-    mae2 = multilevel_mae([feats(2)["layer1"], feats(2)["pool"]], [ft["layer1"], ft["pool"]])
-    gram2 = gram_loss([feats(2)["layer1"], feats(2)["pool"]], [ft["layer1"], ft["pool"]])
-    expected = ce + 3.0 * (loss.scales["mae"] * mae2 + loss.scales["gram"] * gram2)
-    assert float(total2) == pytest.approx(float(expected))
+    ds = DualActionLoss(alpha=3.0, layers=("layer1", "pool"), normalize="step0")
+    mars = DualActionLoss(alpha=3.0, mae=False, gram=False, mse=True, layers=("pool",), normalize="step0")
+    ds_total, _ = ds(logits, target, fs, ft)
+    mars_total, _ = mars(logits, target, fs, ft)
+    ce = float(torch.nn.functional.cross_entropy(logits, target))
+    assert float(ds_total) == pytest.approx(ce * 4) and float(mars_total) == pytest.approx(ce * 4)
 
 
 def test_step0_applies_identically_to_mars():

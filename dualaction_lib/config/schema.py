@@ -113,8 +113,9 @@ class OptimConfig:
 class DistillConfig:
     alpha: float = 50.0
     layers: tuple[FeatureName, ...] = DISTILL_LAYERS  # DS feature levels (MARS always uses "pool")
-    # Optional, beyond the paper: "step0" rescales every distillation term so that it equals CE on the
-    # run's first batch (L = CE + α Σ_k (CE₀ / L_k,₀) L_k), identically for MARS and DS; "none" = paper.
+    # Optional, beyond the paper: "step0" rescales the summed distillation term so that it equals CE on the
+    # run's first batch (L = CE + α·(CE₀ / Σ_k L_k,₀)·Σ_k L_k): MARS and DS get the same total weight;
+    # "none" = paper.
     normalize: Literal["none", "step0"] = "none"
     teacher: str = "auto"  # flow run dir or checkpoint; auto = <out_dir>/<run group>/flow_seed<teacher seed>
     teacher_seed: int | None = None  # None: the student's seed mod teacher_seeds

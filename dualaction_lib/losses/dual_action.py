@@ -32,10 +32,12 @@ class DualActionLoss(nn.Module):
     the device; :func:`parts_to_floats` turns them into floats for logging (one transfer). Teacher features
     are detached inside. ``feature_names`` lists the features the loss reads (ask the models only for those).
 
-    ``normalize="step0"`` (optional, beyond the paper) multiplies each distillation term by a scale
-    ``s_k = CE₀ / L_k,₀`` fixed on the first batch (:meth:`calibrate`), so that at step 0 every term weighs
-    as much as CE and α is the ratio of distillation to classification: ``L = CE + α Σ_k s_k L_k``.
-    The scales are state (``scales``) that a resumed run restores.
+    ``normalize="step0"`` (optional, beyond the paper) multiplies the distillation terms by one scale
+    ``s = CE₀ / Σ_k L_k,₀`` fixed on the first batch (:meth:`calibrate`), so that at step 0 their SUM
+    weighs as much as CE and α is the ratio of distillation to classification: ``L = CE + α·s·Σ_k L_k``.
+    MARS (one term) and DS (two terms) thus get the same total distillation weight at step 0; within DS,
+    MAE and Gram keep the paper's ratio. The scale is state (``scales``: the same ``s`` under every term's
+    key) that a resumed run restores.
     """
 
     def __init__(
@@ -94,13 +96,16 @@ class DualActionLoss(nn.Module):
         return {k: v if k == "ce" else self.alpha * self.scales.get(k, 1.0) * v for k, v in terms.items()}
 
     def calibrate(self, terms: Mapping[str, Tensor]) -> dict[str, Tensor]:
-        """Fix the step0 scales ``s_k = CE / L_k`` from one batch's raw terms.
+        """Fix the step0 scale ``s = CE / Σ_k L_k`` from one batch's raw terms (stored under every key).
 
         The scales stay 0-dim tensors on the terms' device (no host transfer); a checkpoint stores them as
         floats, which :attr:`scales` also accepts.
         """
         ce = terms["ce"].detach()
-        self.scales = {k: ce / v.detach().clamp_min(1e-12) for k, v in terms.items() if k != "ce"}
+        distill = [k for k in terms if k != "ce"]
+        summed = torch.stack([terms[k].detach() for k in distill]).sum() if distill else ce
+        scale = ce / summed.clamp_min(1e-12)
+        self.scales = {k: scale for k in distill}
         return dict(self.scales)
 
     def combine(self, terms: Mapping[str, Tensor]) -> tuple[Tensor, dict[str, Tensor]]:

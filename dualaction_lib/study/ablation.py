@@ -241,8 +241,8 @@ def table4(runs: pd.DataFrame) -> Table:
     grid = _condition_grid(runs, ("mars", "ds"), conditions, (("ds", "mars"),))
     caption = (
         f"Video top-1 (%), {CI_TEXT}; (n) = seeds, or pairs for differences; {PAIRED_TEXT}. Paper: "
-        f"L = CE + α·L_distill as published; step0: each distillation term rescaled to equal CE on the "
-        f"first batch, identically for MARS and DS"
+        f"L = CE + α·L_distill as published; step0: the summed distillation term rescaled to equal CE on "
+        f"the first batch, so MARS and DS start with the same total distillation weight"
     )
     title = "Table 4: the paper's loss vs step-0 normalized terms (beyond the paper)"
     return Table("table4", title, caption, grid, layout="grid", header="Method")
