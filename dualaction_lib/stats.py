@@ -13,34 +13,14 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
-
-# two-sided 95 % Student-t quantiles t_{0.975, df}; df > 30 uses the normal 1.96 (between listed df, the
-# next lower df: a slightly wider interval)
-_T975 = {
-    1: 12.706,
-    2: 4.303,
-    3: 3.182,
-    4: 2.776,
-    5: 2.571,
-    6: 2.447,
-    7: 2.365,
-    8: 2.306,
-    9: 2.262,
-    10: 2.228,
-    12: 2.179,
-    15: 2.131,
-    20: 2.086,
-    25: 2.060,
-    30: 2.042,
-}
+import scipy.stats
 
 
 def t_quantile(df: int) -> float:
-    """t_{0.975, df}; NaN for df <= 0."""
+    """t_{0.975, df}, the two-sided 95 % Student-t quantile; NaN for df <= 0."""
     if df <= 0:
         return math.nan
-    known = [k for k in _T975 if k <= df]
-    return 1.96 if df > 30 else _T975[max(known)]
+    return float(scipy.stats.t.ppf(0.975, df))
 
 
 def mean_ci(values: Iterable[float | None]) -> tuple[float, float, int]:
