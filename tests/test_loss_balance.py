@@ -8,8 +8,15 @@ import pytest
 import torch
 from torch import nn
 
-from dualaction_lib.engine.loop import balance_record, loss_balance
-from dualaction_lib.losses import DualActionLoss, mars_mse
+from dualaction_lib.engine.balance import balance_record, level_balance, loss_balance
+from dualaction_lib.losses import (
+    DualActionLoss,
+    gram_loss,
+    gram_loss_per_level,
+    mars_mse,
+    multilevel_mae,
+    multilevel_mae_per_level,
+)
 
 
 def feats(seed: int) -> dict[str, torch.Tensor]:
@@ -84,3 +91,49 @@ def test_loss_balance_reports_values_and_gradient_shares():
     assert record["grad_share"] == pytest.approx({"ce": 0.6, "gram": 0.4})
     assert math.isclose(sum(record["grad_share"].values()), 1.0)
     assert w.grad is None  # measuring does not touch the gradients the optimizer steps with
+
+
+def test_per_level_terms_are_each_levels_part_and_sum_to_the_term():
+    # level 1: C = 2, N = 2, fs = [[1, 1], [0, 2]], ft = 0; level 2 (pooled): C = 2, fs = [3, 0], ft = [1, 0]
+    fs = [torch.tensor([[[1.0, 1.0], [0.0, 2.0]]]), torch.tensor([[3.0, 0.0]])]
+    ft = [torch.zeros(1, 2, 2), torch.tensor([[1.0, 0.0]])]
+    mae = [float(v) for v in multilevel_mae_per_level(fs, ft)]
+    gram = [float(v) for v in gram_loss_per_level(fs, ft)]
+    assert mae == pytest.approx([1.0 / 2, 1.0 / 2])  # means 1.0 and (2 + 0)/2 = 1.0, over n−1 = 2 levels
+    # level 1: |G| sums to 10, / (2 levels · C·N = 4); level 2: G = [[9, 0], [0, 0]] − [[1, 0], [0, 0]]
+    assert gram == pytest.approx([10 / 8, 8 / 4])
+    assert float(multilevel_mae(fs, ft)) == pytest.approx(sum(mae))
+    assert float(gram_loss(fs, ft)) == pytest.approx(sum(gram))
+
+
+def test_level_balance_gives_each_levels_value_and_gradient_share():
+    # student features are w·x at layer1 and v·z at pool with scalar weights w, v; teacher 0.
+    # α = 2: Gram(layer1) = w²·Σ|G(x)| / (2·4) with G(x) = [[2, 2], [2, 4]] → 10 w² / 8; at w = 1 its
+    # weighted gradient is 2 · 20/8 = 5. MAE(pool) = |v|·mean|z| / 2 = 1.5 v / 2; weighted gradient at v = 1:
+    # 2 · 0.75 = 1.5. CE is a fixed 0.5·w, gradient 0.5.
+    w, v = nn.Parameter(torch.tensor(1.0)), nn.Parameter(torch.tensor(1.0))
+    x = torch.tensor([[[1.0, 1.0], [0.0, 2.0]]])
+    z = torch.tensor([[3.0, 0.0]])
+    student = {"layer1": w * x, "pool": v * z}
+    teacher = {"layer1": torch.zeros(1, 2, 2), "pool": torch.zeros(1, 2)}
+    loss_fn = DualActionLoss(alpha=2.0, layers=("layer1", "pool"))
+    measured = level_balance(loss_fn, 0.5 * w, student, teacher, [w, v])
+    floats = {section: {k: float(t) for k, t in values.items()} for section, values in measured.items()}
+    record = balance_record({"grad_norm": {"ce": 1.0}, **floats})
+    assert record["level_value"]["gram/layer1"] == pytest.approx(10 / 8)
+    assert record["level_value"]["mae/pool"] == pytest.approx(0.75)
+    assert record["level_weighted"]["gram/layer1"] == pytest.approx(2 * 10 / 8)
+    norms = record["level_grad_norm"]
+    assert norms["ce"] == pytest.approx(0.5)
+    assert norms["gram/layer1"] == pytest.approx(5.0)
+    assert norms["mae/pool"] == pytest.approx(1.5)
+    # Gram(pool) = |9 v²| summed over the 2×2 Gram of a rank-one vector / (2·2): 9 v²/4 → weighted grad 9
+    assert norms["gram/pool"] == pytest.approx(9.0)
+    # MAE(layer1) = w·mean|x| / 2 = w·1.0/2 → weighted gradient 1.0
+    assert norms["mae/layer1"] == pytest.approx(1.0)
+    total = 0.5 + 5.0 + 1.5 + 9.0 + 1.0
+    assert record["level_grad_share"]["gram/pool"] == pytest.approx(9.0 / total)
+    assert sum(record["level_grad_share"].values()) == pytest.approx(1.0)
+    assert w.grad is None and v.grad is None
+    mars = DualActionLoss(alpha=2.0, mae=False, gram=False, mse=True, layers=("pool",))
+    assert level_balance(mars, 0.5 * w, student, teacher, [w, v]) == {}

@@ -170,3 +170,30 @@ def test_run_config_decodes_none_and_finds_the_teacher(tmp_path: Path) -> None:
     assert runs.teacher_seed(tmp_path, 4) == 1 and runs.teacher_seed(tmp_path, 5) == 2
     with pytest.raises(FileNotFoundError, match="no student run of seed 6"):
         runs.teacher_seed(tmp_path, 6)
+
+
+def test_level_balance_frame_and_view(tmp_path: Path) -> None:
+    run = _fake_run(tmp_path)
+    assert runs.load_level_balance(run).empty and runs.level_balance_view(run) is None
+    norms = {"ce": 1.0, "mae/layer1": 1.0, "mae/pool": 0.5, "gram/layer1": 2.0, "gram/pool": 5.5}
+    record = {
+        **_balance_record(0, 0, {"ce": 0.1, "mae": 0.1, "gram": 0.8}),
+        "level_value": {k: 2 * v for k, v in norms.items()},
+        "level_weighted": {k: 3 * v for k, v in norms.items()},
+        "level_grad_norm": norms,
+        "level_grad_share": {k: v / 10 for k, v in norms.items()},
+    }
+    with (run / "metrics.jsonl").open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record) + "\n")
+    levels = runs.load_level_balance(run)
+    assert levels[["term", "level"]].values.tolist() == [
+        ["CE", ""], ["α·MAE", "layer1"], ["α·MAE", "pool"], ["α·Gram", "layer1"], ["α·Gram", "pool"],
+    ]  # fmt: skip
+    gram_pool = levels[(levels.term == "α·Gram") & (levels.level == "pool")].iloc[0]
+    assert (gram_pool.value, gram_pool.weighted, gram_pool.grad_share) == pytest.approx((11.0, 16.5, 0.55))
+    fig = runs.level_balance_view(run)
+    ax_value, ax_share = fig.axes[:2]
+    assert [t.get_text() for t in ax_share.get_xticklabels()] == ["layer1", "pool"]
+    heights = sorted(round(p.get_height(), 6) for p in ax_share.patches)
+    assert heights == [0.05, 0.1, 0.2, 0.55]
+    assert fig._suptitle.get_text() == "ds_seed0: step 0 — largest pull: α·Gram at pool (55%)"

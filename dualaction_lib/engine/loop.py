@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 
 from dualaction_lib.config import Config
 from dualaction_lib.engine import distributed as D
+from dualaction_lib.engine.balance import balance_record, level_balance, loss_balance
 from dualaction_lib.engine.modeling import teacher_layers
 from dualaction_lib.engine.optim import scheduler_step
 from dualaction_lib.io import append_jsonl
@@ -121,33 +122,6 @@ def check_finite(
     )
 
 
-def loss_balance(
-    weighted: Mapping[str, Tensor], terms: Mapping[str, Tensor], params: list[Tensor]
-) -> dict[str, dict[str, Tensor]]:
-    """How much each loss term pulls the student: its value and its gradient norm at the parameters.
-
-    Returns ``{"value": raw terms, "weighted": terms as they enter the total, "grad_norm": …}`` as 0-dim
-    device tensors, ``grad_norm[k] = ‖∂(weighted term k)/∂θ‖₂`` over the student's trainable parameters θ
-    (one extra backward pass per term, on one batch; the training loop measures the first batch of every
-    epoch). :func:`balance_record` turns the fetched values into a metrics record with the shares.
-    """
-    norms = {}
-    for key, value in weighted.items():
-        grads = torch.autograd.grad(value, params, retain_graph=True, allow_unused=True)
-        norms[key] = torch.sqrt(sum((g.float() ** 2).sum() for g in grads if g is not None))
-    return {
-        "value": {k: v.detach() for k, v in terms.items()},
-        "weighted": {k: v.detach() for k, v in weighted.items()},
-        "grad_norm": norms,
-    }
-
-
-def balance_record(record: dict[str, Any]) -> dict[str, Any]:
-    """Add ``grad_share[k] = grad_norm[k] / Σ_j grad_norm[j]`` to a fetched loss-balance record."""
-    total = sum(record["grad_norm"].values()) or 1.0
-    return {**record, "grad_share": {k: v / total for k, v in record["grad_norm"].items()}}
-
-
 def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, float]:
     """Train on every batch of ``loader``; returns the epoch's mean losses, accuracy and last lr."""
     cfg, rt, optimizer = state.cfg, state.rt, state.optimizer
@@ -207,6 +181,8 @@ def train_one_epoch(state: TrainState, loader: Any, epoch: int) -> dict[str, flo
             interval.defer({"kind": "scales", "step": state.step}, {"scales": dict(loss_fn.scales)})
         if first_batch and state.teacher is not None:
             balance = loss_balance(weighted, terms, state.params)
+            if epoch == 0:  # the run's first batch: also each level of MAE and Gram
+                balance |= level_balance(loss_fn, terms["ce"], s_feats, t_feats, state.params)
             interval.defer({"kind": "balance", "epoch": epoch, "step": state.step}, balance)
         first_batch = False
         optimizer.zero_grad(set_to_none=True)

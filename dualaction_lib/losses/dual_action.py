@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dualaction_lib.feature_names import DISTILL_LAYERS
-from dualaction_lib.losses.gram import gram_loss
-from dualaction_lib.losses.mae import multilevel_mae
+from dualaction_lib.losses.gram import gram_loss_per_level
+from dualaction_lib.losses.mae import multilevel_mae_per_level
 from dualaction_lib.losses.mse import mars_mse
 
 __all__ = ["DEFAULT_LAYERS", "DualActionLoss", "parts_to_floats"]
@@ -80,16 +80,27 @@ class DualActionLoss(nn.Module):
         missing = [n for n in self.feature_names if n not in student_feats or n not in teacher_feats]
         if missing:
             raise KeyError(f"DualActionLoss needs features {missing} from both student and teacher")
-        if self.mae or self.gram:
-            fs = [student_feats[n] for n in self.layers]
-            ft = [teacher_feats[n] for n in self.layers]
-            if self.mae:
-                terms["mae"] = multilevel_mae(fs, ft)
-            if self.gram:
-                terms["gram"] = gram_loss(fs, ft)
+        for term, levels in self.level_terms(student_feats, teacher_feats).items():
+            terms[term] = torch.stack(list(levels.values())).sum()
         if self.mse:
             terms["mse"] = mars_mse(student_feats["pool"], teacher_feats["pool"])
         return terms
+
+    def level_terms(
+        self, student_feats: Mapping[str, Tensor], teacher_feats: Mapping[str, Tensor]
+    ) -> dict[str, dict[str, Tensor]]:
+        """``{"mae": {level: …}, "gram": {level: …}}``: each level's part of the enabled multi-level terms
+        before α and scales, with their graphs; a term's levels sum to the term (Eqs. 2 and 3)."""
+        if not (self.mae or self.gram):
+            return {}
+        fs = [student_feats[n] for n in self.layers]
+        ft = [teacher_feats[n] for n in self.layers]
+        out = {}
+        if self.mae:
+            out["mae"] = dict(zip(self.layers, multilevel_mae_per_level(fs, ft), strict=True))
+        if self.gram:
+            out["gram"] = dict(zip(self.layers, gram_loss_per_level(fs, ft), strict=True))
+        return out
 
     def weigh(self, terms: Mapping[str, Tensor]) -> dict[str, Tensor]:
         """Each term as it enters the total: CE as it is, distillation terms times α (and their scale)."""

@@ -9,7 +9,7 @@ from torch import Tensor
 
 from dualaction_lib.losses._common import as_pair, check_levels, no_autocast
 
-__all__ = ["gram_loss", "gram_matrix"]
+__all__ = ["gram_loss", "gram_loss_per_level", "gram_matrix"]
 
 
 def gram_matrix(f: Tensor) -> Tensor:
@@ -24,17 +24,25 @@ def gram_matrix(f: Tensor) -> Tensor:
         return torch.bmm(flat, flat.transpose(1, 2))  # (B, C, C)
 
 
-def gram_loss(students: Sequence[Tensor], teachers: Sequence[Tensor]) -> Tensor:
-    """Eq. 3: ``Σ_i mean_b( Σ_{c,c'} |G(fs_i) − G(ft_i)| ) / ((n−1)·C_i·T_i·H_i·W_i)``.
+def gram_loss_per_level(students: Sequence[Tensor], teachers: Sequence[Tensor]) -> list[Tensor]:
+    """Each level's share of Eq. 3, ``mean_b Σ_{c,c'} |G(fs_i) − G(ft_i)| / ((n−1)·C_i·T_i·H_i·W_i)``.
 
-    Pooled (B, C) features count as T = H = W = 1. Teacher features are detached.
+    The list sums to :func:`gram_loss`. Pooled (B, C) features count as T = H = W = 1.
     """
     levels = check_levels(students, teachers)
-    total = students[0].new_zeros((), dtype=torch.float32)
+    out = []
     for fs, ft in zip(students, teachers, strict=True):
         fs, ft = as_pair(fs, ft)
         size = fs[0].numel()  # C·T·H·W
         with no_autocast(fs.device.type):
             diff = (gram_matrix(fs) - gram_matrix(ft)).abs().sum(dim=(1, 2))  # (B,)
-            total = total + diff.mean() / (levels * size)
-    return total
+            out.append(diff.mean() / (levels * size))
+    return out
+
+
+def gram_loss(students: Sequence[Tensor], teachers: Sequence[Tensor]) -> Tensor:
+    """Eq. 3: ``Σ_i mean_b( Σ_{c,c'} |G(fs_i) − G(ft_i)| ) / ((n−1)·C_i·T_i·H_i·W_i)``.
+
+    Pooled (B, C) features count as T = H = W = 1. Teacher features are detached.
+    """
+    return torch.stack(gram_loss_per_level(students, teachers)).sum()

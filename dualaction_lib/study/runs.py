@@ -120,6 +120,37 @@ def load_balance(run_dir: str | os.PathLike) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+LEVEL_COLUMNS = ["epoch", "step", "term", "level", "value", "weighted", "grad_norm", "grad_share"]
+
+
+def load_level_balance(run_dir: str | os.PathLike) -> pd.DataFrame:
+    """The per-level loss balance measured on the run's first batch, in long form: one row per term and
+    level (term α·MAE or α·Gram, level layer1 … layer4 or pool) plus one CE row (level ''), with its value
+    (its part of the term before α), weighted value, gradient norm and ``grad_share`` (its share of the
+    summed gradient norms of CE and every level). Empty for runs without multi-level terms."""
+    path = Path(run_dir) / "metrics.jsonl"
+    records = [r for r in read_jsonl(path) if r.get("kind") == "balance"] if path.exists() else []
+    records = [r for r in records if "level_grad_share" in r]
+    rows = []
+    for r in records:
+        for key, share in r["level_grad_share"].items():
+            term, _, level = key.partition("/")
+            rows.append(
+                {
+                    "epoch": r["epoch"], "step": r["step"], "term": BALANCE_TERMS.get(term, term),
+                    "level": level, "value": r["level_value"][key], "weighted": r["level_weighted"][key],
+                    "grad_norm": r["level_grad_norm"][key], "grad_share": share,
+                }
+            )  # fmt: skip
+    return pd.DataFrame(rows, columns=LEVEL_COLUMNS)
+
+
+def level_balance_view(run_dir: str | os.PathLike, title: str = "") -> Figure | None:
+    """The run's per-level balance at step 0 (``viz.training.plot_level_balance``); None without levels."""
+    levels = load_level_balance(run_dir)
+    return None if levels.empty else training.plot_level_balance(levels, title or Path(run_dir).name)
+
+
 def balance_view(run_dir: str | os.PathLike, title: str = "") -> Figure | None:
     """The run's loss balance (``viz.training.plot_loss_balance``); None for a run without distillation
     terms (rgb, flow: CE is the whole loss)."""

@@ -137,6 +137,48 @@ def plot_loss_balance(balance: pd.DataFrame, title: str = "") -> Figure:
     return fig
 
 
+def plot_level_balance(levels: pd.DataFrame, title: str = "") -> Figure:
+    """Which feature level drives each multi-level term, at the run's first batch.
+
+    ``levels``: rows with ``term`` (α·MAE, α·Gram; CE with level ''), ``level`` (layer1 … pool),
+    ``weighted`` and ``grad_share`` (share of the summed gradient norms of CE and every level). Left: each
+    level's weighted value (log scale), one bar per term; right: its gradient share, CE's as a line.
+    """
+    first = levels[levels.step == levels.step.min()] if not levels.empty else levels
+    ce = first[first.term == "CE"]
+    parts = first[first.term != "CE"]
+    names = list(dict.fromkeys(parts.get("level", [])))
+    terms = [t for t in BALANCE_COLORS if t in set(parts.get("term", []))]
+    fig = new_figure(12, 3.8)
+    ax_value, ax_share = fig.subplots(1, 2)
+    x = np.arange(len(names))
+    width = 0.8 / max(1, len(terms))
+    for i, term in enumerate(terms):
+        rows = parts[parts.term == term].set_index("level").reindex(names)
+        offset = x + (i - (len(terms) - 1) / 2) * width
+        color = BALANCE_COLORS.get(term)
+        ax_value.bar(offset, rows["weighted"].to_numpy(), width, color=color, label=term)
+        ax_share.bar(offset, rows["grad_share"].fillna(0).to_numpy(), width, color=color, label=term)
+    if not ce.empty:
+        share = float(ce["grad_share"].iloc[0])
+        ax_share.axhline(share, color=BALANCE_COLORS["CE"], linestyle="--", label=f"CE ({share:.0%})")
+    for ax in (ax_value, ax_share):
+        ax.set_xticks(x, names)
+        ax.set_xlabel("feature level")
+    if terms:
+        ax_value.set_yscale("log")
+        ax_share.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), title="term")
+    ax_value.set(ylabel="weighted part of the term (log)", title="Each level's part of the loss")
+    ax_share.set(ylabel="share of the gradient norm", ylim=(0, 1.0), title="Which level moves the student")
+    if not parts.empty:
+        top = parts.loc[parts.grad_share.idxmax()]
+        title = f"{title}: " if title else ""
+        fig.suptitle(f"{title}step 0 — largest pull: {top.term} at {top.level} ({top.grad_share:.0%})")
+    elif title:
+        fig.suptitle(title)
+    return fig
+
+
 class LiveCurves:
     """``on_epoch_end`` hook for ``engine.train``: redraws ``view()`` in place after every epoch.
 
