@@ -1,4 +1,4 @@
-"""Stored notebooks: no outputs, a documented parameters cell, in sync with their generator."""
+"""Stored notebooks: no outputs, a documented parameters cell, in sync with their paired py:percent files."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import jupytext
 import nbformat
 import papermill
 import pytest
+from jupytext.config import find_jupytext_configuration_file, load_jupytext_configuration_file
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -126,8 +128,47 @@ def test_notebook_is_narrative(name: str) -> None:
             assert "def " not in cell.source and "class " not in cell.source
 
 
-def test_generator_is_in_sync() -> None:
-    check = subprocess.run(
-        [sys.executable, str(NOTEBOOKS / "make_notebooks.py"), "--check"], capture_output=True, text=True
-    )
-    assert check.returncode == 0, check.stderr
+def _cells(nb: nbformat.NotebookNode) -> list[tuple[str, str, dict]]:
+    return [(cell.cell_type, cell.source, dict(cell.metadata)) for cell in nb.cells]
+
+
+def _out_of_sync(name: str, py_text: str) -> str:
+    """Why the text of ``notebooks/<name>.py`` and the stored .ipynb differ; empty when their cells agree."""
+    text, stored = jupytext.reads(py_text, fmt="py:percent"), _read(name)
+    if text.metadata.get("kernelspec") != stored.metadata.get("kernelspec"):
+        return f"{name}: kernelspec differs"
+    pairs = zip(_cells(text), _cells(stored), strict=False)
+    for number, (ours, theirs) in enumerate(pairs):
+        if ours != theirs:
+            return f"{name}: cell {number} differs (.py {ours!r} vs .ipynb {theirs!r})"
+    if len(text.cells) != len(stored.cells):
+        return f"{name}: {len(text.cells)} cells in the .py, {len(stored.cells)} in the .ipynb"
+    return ""
+
+
+def test_every_notebook_is_paired_by_the_jupytext_config() -> None:
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb")) == list(NAMES)
+    assert sorted(p.stem for p in NOTEBOOKS.glob("*.py")) == list(NAMES)
+    config_file = find_jupytext_configuration_file(str(NOTEBOOKS))
+    assert Path(config_file) == NOTEBOOKS / "jupytext.toml"
+    config = load_jupytext_configuration_file(config_file)
+    for name in NAMES:
+        assert config.default_formats(str(NOTEBOOKS / f"{name}.ipynb")) == "ipynb,py:percent"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pair_is_in_sync(name: str) -> None:
+    problem = _out_of_sync(name, (NOTEBOOKS / f"{name}.py").read_text(encoding="utf-8"))
+    assert not problem, f"{problem}; run `jupytext --sync notebooks/{name}.py` (the newer file wins)"
+
+
+def test_sync_check_names_the_changed_cell() -> None:
+    name = "03_distillation_training"
+    text = (NOTEBOOKS / f"{name}.py").read_text(encoding="utf-8")
+    assert '# %% tags=["parameters"]' in text, "the parameters cell is tagged in the py:percent file"
+    edited = _out_of_sync(name, text.replace("seed: int = 0", "seed: int = 1"))
+    assert edited.startswith(f"{name}: cell 1 differs (.py ('code', ") and "seed: int = 1" in edited
+    untagged = _out_of_sync(name, text.replace('# %% tags=["parameters"]', "# %%"))
+    assert untagged.startswith(f"{name}: cell 1 differs (.py ('code', ") and "'tags'" in untagged
+    appended = _out_of_sync(name, text + "\n# %%\nprint(1)\n")
+    assert appended == f"{name}: 13 cells in the .py, 12 in the .ipynb"

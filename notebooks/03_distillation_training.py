@@ -1,4 +1,11 @@
-# ruff: noqa: E402, B018
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 03 · Distillation training
 #
@@ -22,7 +29,7 @@
 # The batch runner repeats this notebook for every method × seed of a plan, the pretraining runs, the
 # normalized and from-scratch variants and the α sweep.
 
-# %% parameters
+# %% tags=["parameters"]
 from typing import Optional  # papermill's --help-notebook reads Optional[float], not float | None
 
 preset: str = "cpu"  # config preset (configs/<preset>.yaml)

@@ -1,4 +1,11 @@
-# ruff: noqa: E402, B018
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 02 · Gram matrices: what the students share with the flow teacher
 #
@@ -11,7 +18,7 @@
 # measure per layer how close each student gets to the teacher across the test set. The teacher of
 # student seed k is the one it distilled from, `flow_seed<k mod distill.teacher_seeds>`.
 
-# %% parameters
+# %% tags=["parameters"]
 from typing import Optional  # papermill's --help-notebook reads Optional[int], not int | None
 
 preset: str = "cpu"  # config preset whose runs are compared

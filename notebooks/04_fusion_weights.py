@@ -1,4 +1,11 @@
-# ruff: noqa: E402, B018
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 04 · Fusion: averaging vs attention, and what the weights learn
 #
@@ -20,7 +27,7 @@
 # then look at the learned weights: their distribution, per class, and against each stream's confidence
 # and correctness.
 
-# %% parameters
+# %% tags=["parameters"]
 from typing import Optional  # papermill's --help-notebook reads Optional[int], not int | None
 
 preset: str = "cpu"  # config preset whose runs are fused

@@ -1,4 +1,11 @@
-# ruff: noqa: E402, B018
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
 # %% [markdown]
 # # 05 · Results: the paper's tables, with the statistics a reviewer asks for
 #
@@ -22,7 +29,7 @@
 # - **Table 4** — beyond the paper: each distillation term normalized to CE at step 0.
 # - The **collapse check** and the **α sweep**; then what the numbers say, written from them.
 
-# %% parameters
+# %% tags=["parameters"]
 preset: str = "cpu"  # config preset whose runs are collected
 out_dir: str = "runs"  # root folder of all runs
 run_dir: str = ""  # folder for this notebook's numbers (empty: <out_dir>/<preset>/results)
