@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
 
     def command() -> int:
-        args = build_parser().parse_args(normalize_progress(argv))
+        args = build_parser().parse_command(normalize_progress(argv))
         return int(args.func(args) or 0)
 
     return run_command(command, debug_requested(argv))

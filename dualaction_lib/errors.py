@@ -55,6 +55,15 @@ class ArgumentParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
 
+    def parse_command(self, argv: list[str]) -> argparse.Namespace:
+        """``parse_args``, except that a sub-command whose defaults hold ``overrides=[]`` keeps the tokens
+        it does not know (``--section.key value``) in ``args.overrides``, for ``parse_cli_overrides``."""
+        args, extras = self.parse_known_args(argv)
+        if extras and getattr(args, "overrides", None) is None:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        args.overrides = extras
+        return args
+
 
 def exit_code(exc: BaseException) -> int:
     if isinstance(exc, Terminated):

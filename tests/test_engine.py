@@ -265,15 +265,14 @@ def test_fuse_average_and_attention(tmp_path, fake_data):
 
 # ----------------------------------------------------------------------------------------------- CLI
 def test_cli_train_evaluate_fuse_print_run_dir(tmp_path, fake_data, capsys):
-    import argparse
-
     from dualaction_lib.engine import cli
+    from dualaction_lib.errors import ArgumentParser
 
-    parser = argparse.ArgumentParser()
+    parser = ArgumentParser()
     cli.register(parser.add_subparsers(dest="command", required=True))
     out = str(tmp_path / "runs")
     for method in ("flow", "rgb"):
-        args = parser.parse_args(
+        args = parser.parse_command(
             [
                 "train",
                 "--preset",
@@ -295,7 +294,7 @@ def test_cli_train_evaluate_fuse_print_run_dir(tmp_path, fake_data, capsys):
         assert args.func(args) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1] == str(tmp_path / "runs" / "smoke" / "rgb_seed0")
-    args = parser.parse_args(["evaluate", lines[-1]])
+    args = parser.parse_command(["evaluate", lines[-1]])
     assert args.func(args) == 0 and capsys.readouterr().out.strip().splitlines()[-1] == lines[-1]
     args = parser.parse_args(
         ["fuse", lines[-1], str(tmp_path / "runs/smoke/flow_seed0"), "--method", "average"]

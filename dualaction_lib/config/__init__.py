@@ -1,12 +1,11 @@
-"""Run configuration: schema (``schema``), presets and recipes from YAML (``load``), typed coercion
-(``coerce``) and CLI overrides (``cli``).
+"""Run configuration: pydantic models (``schema``), presets and recipes from YAML (``load``), one-line
+errors (``explain``) and CLI overrides (``cli``). See docs/architecture.md, "config".
 
     from dualaction_lib.config import load_config
     cfg = load_config("cpu", method="ds", seed=1, **{"optim.lr": 0.05})
 """
 
 from dualaction_lib.config.cli import parse_cli_overrides
-from dualaction_lib.config.coerce import coerce, from_dict
 from dualaction_lib.config.load import (
     CONFIG_DIR,
     RECIPE_DIR,
@@ -19,10 +18,7 @@ from dualaction_lib.config.load import (
     validate,
 )
 from dualaction_lib.config.schema import (
-    DISTILL_METHODS,
     FREEFORM_KEYS,
-    METHODS,
-    STAGES,
     Config,
     ConfigError,
     DataConfig,
@@ -30,16 +26,12 @@ from dualaction_lib.config.schema import (
     EvalConfig,
     ModelConfig,
     OptimConfig,
-    to_dict,
 )
 
 __all__ = [
     "CONFIG_DIR",
-    "DISTILL_METHODS",
     "FREEFORM_KEYS",
-    "METHODS",
     "RECIPE_DIR",
-    "STAGES",
     "Config",
     "ConfigError",
     "DataConfig",
@@ -47,8 +39,6 @@ __all__ = [
     "EvalConfig",
     "ModelConfig",
     "OptimConfig",
-    "coerce",
-    "from_dict",
     "list_presets",
     "list_recipes",
     "load_config",
@@ -56,6 +46,5 @@ __all__ = [
     "parse_cli_overrides",
     "read_config",
     "save_config",
-    "to_dict",
     "validate",
 ]

@@ -1,6 +1,6 @@
 """Presets and recipes from YAML, merged in order and type-checked into a Config.
 
-Resolution order (later wins): dataclass defaults → the preset's recipe (``configs/recipes/<recipe>.yaml``)
+Resolution order (later wins): the schema's defaults → the preset's recipe (``configs/recipes/<recipe>.yaml``)
 → the preset (``configs/<preset>.yaml``) → a different recipe asked for by the caller → the preset's
 ``method_overrides`` of the run's method (e.g. the flow teacher's own budget) → overrides (keywords or CLI
 ``--key value``; dotted keys such as ``optim.lr`` address a section). Presets and recipes share one
@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
-from dualaction_lib.config.coerce import from_dict
-from dualaction_lib.config.schema import FREEFORM_KEYS, RANGES, Config, ConfigError, DataConfig, to_dict
+from dualaction_lib.config.explain import explain
+from dualaction_lib.config.schema import FREEFORM_KEYS, Config, ConfigError, DataConfig
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"
 RECIPE_DIR = CONFIG_DIR / "recipes"
@@ -34,7 +35,7 @@ def load_config(
     preset_dict = read_layered(preset, CONFIG_DIR, "preset")
     preset_dict.pop("preset", None)  # a preset is named after its file
     user = _nest({**(overrides or {}), **kwargs})
-    base_recipe = preset_dict.get("recipe", Config.recipe)
+    base_recipe = preset_dict.get("recipe", Config.model_fields["recipe"].default)
     recipe = user.get("recipe", base_recipe)
     # A recipe chosen by the caller applies on top of the preset (e.g. the MARS recipe on the cpu preset).
     layers = [read_recipe(base_recipe), preset_dict]
@@ -43,8 +44,8 @@ def load_config(
     merged: dict[str, Any] = {}
     for layer in layers:
         _deep_update(merged, copy.deepcopy(layer))
-    preset_frames = merged.get("data", {}).get("frames_root", DataConfig.frames_root)
-    method = user.get("method", merged.get("method", Config.method))
+    preset_frames = merged.get("data", {}).get("frames_root", DataConfig.model_fields["frames_root"].default)
+    method = user.get("method", merged.get("method", Config.model_fields["method"].default))
     per_method = {**merged.get("method_overrides", {}), **user.get("method_overrides", {})}
     _deep_update(merged, _nest(copy.deepcopy(per_method.get(method, {}))))
     _deep_update(merged, copy.deepcopy(user))
@@ -54,9 +55,7 @@ def load_config(
     frames = data.get("frames_root", preset_frames) if isinstance(data, dict) else preset_frames
     if not merged.get("group") and Path(str(frames)).resolve() != Path(str(preset_frames)).resolve():
         merged["group"] = f"{merged['preset']}-{Path(frames).name}"  # runs on other data live apart
-    cfg = from_dict(merged)
-    validate(cfg)
-    return cfg
+    return build(merged)
 
 
 def list_presets() -> list[str]:
@@ -98,53 +97,22 @@ def read_layered(
 
 def override(cfg: Config, overrides: dict[str, Any] | None = None, **kwargs: Any) -> Config:
     """A copy of ``cfg`` with overrides (nested dicts or dotted keys), type-checked like load_config."""
-    merged = to_dict(cfg)
+    merged = cfg.to_dict()
     _deep_update(merged, _nest({**(overrides or {}), **kwargs}))
-    out = from_dict(merged)
-    validate(out)
-    return out
+    return build(merged)
 
 
 def validate(cfg: Config) -> None:
-    """Checks beyond types and choices (those are the schema's annotations): every value in its range.
-
-    Each failure is a ConfigError naming the dotted key, the value and the allowed range (``RANGES``).
-    """
-    for key, allowed in RANGES.items():
-        value = _get(cfg, key)
-        for where, item in _items(key, value):
-            if item not in allowed:
-                raise ConfigError(
-                    f"{where}: {item!r} is out of range; expected {allowed} (set it with --{key} VALUE)"
-                )
-    o = cfg.optim
-    if o.nesterov and (o.momentum <= 0 or o.dampening != 0):
-        raise ConfigError(
-            f"optim.nesterov: needs optim.momentum > 0 and optim.dampening 0, got momentum {o.momentum} "
-            f"and dampening {o.dampening}"
-        )
-    if cfg.model.init == "pretrained" and not cfg.model.pretrained:
-        raise ConfigError("model.pretrained: model.init is pretrained but no checkpoint is given (or 'auto')")
-    if cfg.model.pretrained == "auto" and not cfg.model.source_preset:
-        raise ConfigError("model.source_preset: model.pretrained is 'auto' but no source preset is named")
-    if not (cfg.device in ("auto", "cpu") or cfg.device.startswith("cuda")):
-        raise ConfigError(f"device: {cfg.device!r} is not auto, cpu or cuda[:N]")
+    """Check a Config built or edited in Python again (assignments skip pydantic's checks)."""
+    build(cfg.to_dict())
 
 
-def _get(cfg: Config, dotted: str) -> Any:
-    value: Any = cfg
-    for part in dotted.split("."):
-        value = getattr(value, part)
-    return value
-
-
-def _items(key: str, value: Any) -> list[tuple[str, Any]]:
-    """(key, value) of a scalar, (key[i], item) of a tuple field, nothing for None (unset)."""
-    if value is None:
-        return []
-    if isinstance(value, tuple):
-        return [(f"{key}[{i}]", item) for i, item in enumerate(value)]
-    return [(key, value)]
+def build(data: dict[str, Any]) -> Config:
+    """A Config from a nested dict; its first problem is a one-line ConfigError (:func:`explain`)."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as err:
+        raise ConfigError(explain(err.errors()[0])) from None
 
 
 def save_config(cfg: Config, path: str | os.PathLike) -> None:
@@ -162,7 +130,7 @@ def read_config(path: str | os.PathLike) -> Config:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a run's config (a mapping), found {type(data).__name__}")
     try:
-        return from_dict(data)
+        return build(data)
     except ConfigError as err:
         raise ConfigError(f"{path}: {err}") from None
 

@@ -12,24 +12,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import types
-from typing import Any
+from typing import Any, get_args
 
+from dualaction_lib.choices import FusionMethod, Method, Protocol
 from dualaction_lib.config import parse_cli_overrides
 
 _OVERRIDES_HELP = "any config key as --section.key value (e.g. --optim.lr 0.01 --data.clip_len 16)"
-
-
-def _collect_overrides(parser: argparse.ArgumentParser) -> None:
-    """Let this sub-parser keep unknown ``--key value`` tokens as config overrides instead of failing."""
-    original = parser.parse_known_args
-
-    def parse_known_args(self: argparse.ArgumentParser, args: Any = None, namespace: Any = None) -> Any:
-        ns, extras = original(args, namespace)
-        ns.overrides = [*getattr(ns, "overrides", []), *extras]
-        return ns, []
-
-    parser.parse_known_args = types.MethodType(parse_known_args, parser)  # type: ignore[method-assign]
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,25 +25,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "train", help="train one run (prepares the synthetic data on first use)", epilog=_OVERRIDES_HELP
     )
     p.add_argument("--preset", default="cpu", help="configs/<preset>.yaml or a YAML path (default: cpu)")
-    p.add_argument("--method", help="flow | rgb | mars | ds | ds_mae | ds_gram")
+    p.add_argument("--method", help=" | ".join(get_args(Method)))
     p.add_argument("--seed", type=int)
     p.add_argument("--name", help="run directory name (default <method>_seed<seed>)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint (resume=false)")
-    p.set_defaults(func=train_command)
-    _collect_overrides(p)
+    p.set_defaults(func=train_command, overrides=[])  # unknown --key value tokens: config overrides
 
     p = subparsers.add_parser(
         "evaluate", help="re-evaluate a run from its checkpoint", epilog=_OVERRIDES_HELP
     )
     p.add_argument("run_dir")
-    p.add_argument("--protocol", choices=("mars", "multiclip"))
-    p.set_defaults(func=evaluate_command)
-    _collect_overrides(p)
+    p.add_argument("--protocol", choices=get_args(Protocol))
+    p.set_defaults(func=evaluate_command, overrides=[])
 
     p = subparsers.add_parser("fuse", help="fuse two runs' cached scores (average or attention)")
     p.add_argument("run_a")
     p.add_argument("run_b")
-    p.add_argument("--method", default="attention", choices=("attention", "average"))
+    p.add_argument("--method", default="attention", choices=get_args(FusionMethod))
     p.add_argument("--out", help="output directory (default runs/<preset>/fusion_<a>+<b>_<method>)")
     p.add_argument("--hidden", type=_positive(int), default=64)
     p.add_argument("--steps", type=_positive(int), default=300)
@@ -79,7 +65,7 @@ def _positive(kind: type) -> Any:
 
 
 def _overrides(args: argparse.Namespace, **explicit: Any) -> dict[str, Any]:
-    out = parse_cli_overrides(list(getattr(args, "overrides", [])))
+    out = parse_cli_overrides(args.overrides)
     out.update({k: v for k, v in explicit.items() if v is not None})
     return out
 

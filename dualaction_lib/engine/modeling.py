@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import torch
 from torch import Tensor, nn
 
-from dualaction_lib.config import STAGES, Config, read_config
+from dualaction_lib.choices import Stage
+from dualaction_lib.config import Config, read_config
 
 # Parameter-name prefixes of each trainable stage, in forward order (Hara/MARS key names).
 STAGE_PREFIXES: dict[str, tuple[str, ...]] = {
@@ -122,7 +123,8 @@ def freeze_before(model: nn.Module, first_stage: str) -> list[str]:
     Frozen BatchNorm layers keep updating running statistics only if left in train mode; we follow MARS and
     just exclude their parameters from the optimizer. Returns the frozen stage names.
     """
-    frozen = list(STAGES[: STAGES.index(first_stage)])
+    stages = get_args(Stage)
+    frozen = list(stages[: stages.index(first_stage)])
     prefixes = tuple(p for stage in frozen for p in STAGE_PREFIXES[stage])
     for name, param in model.named_parameters():
         if prefixes and name.startswith(prefixes):
