@@ -8,13 +8,9 @@ Each sub-package registers its own sub-commands; this file only dispatches. Ever
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
-# Must precede the first torch import; see README "Optical flow" (spinning OpenMP threads on shared CPUs).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-from dualaction_lib.errors import (  # noqa: E402 - after the environment above
+from dualaction_lib.errors import (
     ArgumentParser,
     add_common_options,
     debug_requested,

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from dualaction_lib.io import atomic_write_bytes, atomic_write_json
+from dualaction_lib.threads import children_share_cores
 
 from . import layouts, prepared
 from .decode import DecodedVideo, VideoReadError
@@ -307,7 +308,7 @@ def _run_all(jobs: list[VideoJob], out: Path, s: ExtractSettings, workers: int, 
                 yield _run_job(job, out, s, threads)
                 bar.update()
             return
-        with _pool(workers) as pool:
+        with children_share_cores(), _pool(workers) as pool:
             futures = [pool.submit(_run_job, job, out, s, threads) for job in jobs]
             for future in as_completed(futures):
                 yield future.result()

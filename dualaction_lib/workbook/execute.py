@@ -25,6 +25,7 @@ import yaml
 
 from dualaction_lib.errors import Terminated
 from dualaction_lib.io import atomic_write_json, project_root
+from dualaction_lib.threads import children_share_cores
 from dualaction_lib.workbook.guard import RunnerGuard
 from dualaction_lib.workbook.plan import Job, PlanError, expand_plan, is_complete, load_plan
 
@@ -205,7 +206,12 @@ def run_plan(
             log(f"{tags[id(job)]} running ...", flush=True)
         return execute_job(job, root, kernel, timeout, guard)
 
-    with kernel_environment(root, progress), guard or nullcontext(), ThreadPoolExecutor(workers) as pool:
+    with (
+        kernel_environment(root, progress),
+        children_share_cores(sharing=workers > 1),  # kernels running at once share the cores
+        guard or nullcontext(),
+        ThreadPoolExecutor(workers) as pool,
+    ):
         futures: dict[Future, Job] = {}
         while True:
             ready = [] if guard is not None and guard.stopping else state.ready()
