@@ -211,5 +211,6 @@ def test_unknown_synthetic_key_is_a_config_error_naming_it():
     with pytest.raises(ConfigError, match="data.synthetic.num_frames: must be >= 2"):
         synthetic_spec({"num_frames": 1})
     assert synthetic_spec({"task": "objects"}).classes[0] == "BallMoveLeft"
-    with pytest.raises(ConfigError, match=r"^data.synthetic.task: must be one of \['motion', 'objects'\]"):
+    tasks = r"\['motion', 'objects', 'mixed'\]"
+    with pytest.raises(ConfigError, match=rf"^data.synthetic.task: must be one of {tasks}"):
         synthetic_spec({"task": "object"})

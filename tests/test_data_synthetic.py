@@ -223,14 +223,27 @@ def test_objects_layout_balance_and_determinism(tmp_path):
         render_video(OBJECTS_SMALL, "BoxMoveDown", np.random.default_rng(0))  # class 12 > num_classes
 
 
-def test_objects_actor_stays_in_view_and_contrasts_with_the_background():
+def visible_masks(scene, t: float, height: int, width: int) -> list[tuple[np.ndarray, object, bool]]:
+    """(coverage not hidden by the objects drawn above, shape, is the actor) of each object at time ``t``."""
+    layers = scene.layers(t)
+    masks = [shape.mask(centre, height, width) for shape, centre, _ in layers]
+    out = []
+    for i, (shape, _, is_actor) in enumerate(layers):
+        hidden = np.prod([1 - m for m in masks[i + 1 :]], axis=0) if i + 1 < len(masks) else 1.0
+        out.append((masks[i] * hidden, shape, is_actor))
+    return out
+
+
+def test_objects_actor_stays_in_view_and_every_object_contrasts_with_the_background():
     spec = SyntheticSpec(task="objects", num_frames=8, frame_size=(32, 40), seed=1)
     rng = np.random.default_rng(0)
+    depths = []
     for i in range(48):
         cls = spec.classes[i % 12]
         scene = plan_scene(spec, cls, rng)
         frames = draw_scene(spec, scene, rng)
         assert scene.actor.kind == cls.split("Move")[0] and 1 <= len(scene.distractors) <= 2
+        depths.append((scene.actor_depth, len(scene.distractors)))
         masks = np.stack([scene.actor_mask(t) for t in range(spec.num_frames)])
         border = masks[:, [0, -1], :].sum() + masks[:, :, [0, -1]].sum()
         areas = masks.sum(axis=(1, 2))
@@ -240,12 +253,18 @@ def test_objects_actor_stays_in_view_and_contrasts_with_the_background():
             "Left": [-1, 0], "Right": [1, 0], "Up": [0, -1], "Down": [0, 1]
         }[cls.split("Move")[1]]  # fmt: skip
         background = float(luminance(scene.background.reshape(-1, 3).mean(0)))
-        assert abs(scene.actor.mean_luminance() - background) >= spec.min_contrast
-        # As drawn: the actor's fully covered pixels, averaged over the video (noise and edges aside).
-        drawn = np.mean(
-            [luminance(f.astype(float))[m > 0.999].mean() for f, m in zip(frames, masks, strict=True)]
-        )
-        assert abs(drawn - background) >= 0.85 * spec.min_contrast, (cls, drawn, background)
+        # The same contrast rule for the actor and the distractors: a frame does not tell them apart by it.
+        for shape in [scene.actor, *(shape for shape, _ in scene.distractors)]:
+            assert abs(shape.mean_luminance() - background) >= spec.min_contrast
+        # As drawn: the actor's fully visible pixels, averaged over the video (noise and edges aside).
+        drawn = []
+        for t, frame in enumerate(frames):
+            visible = next(m for m, _, is_actor in visible_masks(scene, t, 32, 40) if is_actor)
+            if (visible > 0.999).sum() >= 4:
+                drawn.append(luminance(frame.astype(float))[visible > 0.999].mean())
+        assert abs(np.mean(drawn) - background) >= 0.85 * spec.min_contrast, (cls, drawn, background)
+    # The actor is drawn at a random depth: under every distractor, between them, over them.
+    assert {d for d, n in depths if n == 2} == {0, 1, 2} and {d for d, n in depths if n == 1} == {0, 1}
 
 
 @pytest.fixture(scope="module")
@@ -311,8 +330,9 @@ def test_objects_direction_needs_motion_and_the_moving_silhouette_shows_the_kind
         np.asarray(first_last)[ball_or_box], what[ball_or_box] // 2, train[ball_or_box], 2
     )
     moving_what = ridge_accuracy(moving, what, train, 3)
-    # Chance: 1/4 for how (std of the estimate on 144 test videos ~ 0.036), 1/2 ball/box, 1/3 what.
+    # Chance: 1/4 for how (std of the estimate on 144 test videos ~ 0.036), 1/2 ball/box, 1/3 what. The
+    # moving silhouette is partly hidden when a distractor is drawn over the actor's path.
     assert single_how < 0.35, single_how
     assert motion_how > 0.9, motion_how
     assert area_ball_box > 0.9, area_ball_box
-    assert moving_what > 0.8, moving_what
+    assert moving_what > 0.7, moving_what

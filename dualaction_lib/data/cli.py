@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import get_args
+
+from dualaction_lib.choices import SyntheticTask
 
 from .synthetic import SyntheticSpec
 
@@ -66,10 +69,11 @@ def register(subparsers) -> None:
     d = SyntheticSpec()
     g.add_argument(
         "--task",
-        choices=("motion", "objects"),
+        choices=get_args(SyntheticTask),
         default=d.task,
         help="motion: the view's motion alone defines the class (8 classes); objects: what moves and how "
-        "(12 classes, Ball/Bar/Box x Left/Right/Up/Down) (default: motion)",
+        "(12 classes, Ball/Bar/Box x Left/Right/Up/Down); mixed: 8 classes by motion only, 4 by the "
+        "actor's colour only (default: motion)",
     )
     g.add_argument("--num-classes", type=int, default=None, help="the task's first N classes (default: all)")
     g.add_argument("--train-per-class", type=int, default=d.videos_per_class_train)
@@ -77,7 +81,7 @@ def register(subparsers) -> None:
     g.add_argument("--num-frames", type=int, default=d.num_frames)
     g.add_argument("--frame-size", type=_pair(int), default=d.frame_size, help="H or HxW (64x64)")
     g.add_argument(
-        "--speed", type=_pair(float), default=None, help="px/frame range lo,hi (motion 0.75,2; objects 1,2)"
+        "--speed", type=_pair(float), default=None, help="px/frame range lo,hi (motion 0.75,2; others 1,2)"
     )
     g.add_argument("--seed", type=int, default=d.seed)
     p.set_defaults(func=run_prepare)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Literal, get_args
+from typing import get_args
 
-Task = Literal["motion", "objects"]
+from dualaction_lib.choices import SyntheticTask as Task
 
 CLASSES = (  # task "motion": the whole view moves
     "TranslateLeft",
@@ -22,10 +22,21 @@ CLASSES = (  # task "motion": the whole view moves
 KINDS = ("Ball", "Bar", "Box")  # task "objects": what moves ...
 DIRECTIONS = ("Left", "Right", "Up", "Down")  # ... and how
 OBJECT_CLASSES = tuple(f"{kind}Move{how}" for kind in KINDS for how in DIRECTIONS)  # what-major
-TASK_CLASSES = {"motion": CLASSES, "objects": OBJECT_CLASSES}
-DEFAULT_SPEED = {"motion": (0.75, 2.0), "objects": (1.0, 2.0)}
-# Fields only one task reads; the other task refuses a value other than the default.
-TASK_ONLY = {"max_objects": "motion", "num_distractors": "objects", "min_contrast": "objects"}
+# task "mixed": 8 classes told apart by motion only (a neutral-coloured ball or bar, four directions) and 4
+# told apart by appearance only (a warm or a cool box: same motion distribution, same luminance)
+FAMILIES = ("Warm", "Cool")
+MIXED_CLASSES = (
+    *(f"{kind}Move{how}" for kind in ("Ball", "Bar") for how in DIRECTIONS),
+    *(f"{family}BoxMove{how}" for family in FAMILIES for how in ("Left", "Right")),
+)
+TASK_CLASSES = {"motion": CLASSES, "objects": OBJECT_CLASSES, "mixed": MIXED_CLASSES}
+DEFAULT_SPEED = {"motion": (0.75, 2.0), "objects": (1.0, 2.0), "mixed": (1.0, 2.0)}
+# Fields only some tasks read; the other tasks refuse a value other than the default.
+TASK_ONLY = {
+    "max_objects": ("motion",),
+    "num_distractors": ("objects", "mixed"),
+    "min_contrast": ("objects", "mixed"),
+}
 MAX_CONTRAST = 75.0  # a colour this far from any background's mean luminance always exists
 
 _TEST_GROUPS, _TRAIN_GROUPS = range(1, 8), range(8, 26)
@@ -45,19 +56,19 @@ class SyntheticSpec:
     equal and ``spec.json`` records the values). A stored spec without ``task`` is a motion set."""
 
     task: Task = "motion"
-    num_classes: int | None = None  # the first num_classes of the task's classes; None: all (8 or 12)
+    num_classes: int | None = None  # the first num_classes of the task's classes; None: all (8, 12, 12)
     videos_per_class_train: int = 15
     videos_per_class_test: int = 6
     num_frames: int = 20
     frame_size: tuple[int, int] = (64, 64)  # (H, W)
     fps: float = 25.0
-    # px/frame; motion: at half the short side for rotate/zoom. None: motion (0.75, 2), objects (1, 2)
-    speed: tuple[float, float] | None = None
+    # px/frame; motion: at half the short side for rotate/zoom
+    speed: tuple[float, float] | None = None  # None: motion (0.75, 2), objects and mixed (1, 2)
     noise: float = 2.0  # per-frame Gaussian pixel noise (std, 0-255 scale)
     seed: int = 0
     max_objects: int = 4  # motion only: 1..max_objects shapes per view of the scene
-    num_distractors: tuple[int, int] = (1, 2)  # objects only: static distractor objects, lo..hi
-    min_contrast: float = 40.0  # objects only: |actor - background mean| luminance, 0-255 scale
+    num_distractors: tuple[int, int] = (1, 2)  # objects, mixed: static distractor objects, lo..hi
+    min_contrast: float = 40.0  # objects, mixed: |object - background mean| luminance, 0-255 scale
     classes: tuple[str, ...] = field(init=False, default=())
 
     def __post_init__(self) -> None:
@@ -65,9 +76,10 @@ class SyntheticSpec:
             raise SpecError("task", f"must be one of {list(get_args(Task))}, got {self.task!r}")
         names = TASK_CLASSES[self.task]
         defaults = {f.name: f.default for f in fields(self) if f.init}
-        for name, task in TASK_ONLY.items():
-            if task != self.task and _plain(getattr(self, name)) != _plain(defaults[name]):
-                raise SpecError(name, f"applies to task {task!r} only (this spec's task is {self.task!r})")
+        for name, tasks in TASK_ONLY.items():
+            if self.task not in tasks and _plain(getattr(self, name)) != _plain(defaults[name]):
+                only = " or ".join(repr(t) for t in tasks)
+                raise SpecError(name, f"applies to task {only} only (this spec's task is {self.task!r})")
         num_classes = len(names) if self.num_classes is None else self.num_classes
         speed = DEFAULT_SPEED[self.task] if self.speed is None else self.speed
         _set(self, "frame_size", _pair("frame_size", self.frame_size, int))
