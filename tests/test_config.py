@@ -122,25 +122,31 @@ def test_cli_strings_are_parsed_against_field_types():
     [
         ({"optim.lrr": 1}, r"optim\.lrr: unknown config key \(did you mean lr\?\)"),
         ({"nosuch": 1}, r"nosuch: unknown config key"),
-        ({"optim.lr": "fast"}, r"optim\.lr: expected float, got 'fast'"),
-        ({"data.clip_len": 1.5}, r"data\.clip_len: expected int"),
-        ({"data.flip": 3}, r"data\.flip: expected bool"),
-        ({"model.widths": [8, "x"]}, r"model\.widths\[1\]: expected int"),
-        ({"data": 3}, r"data: expected a section"),
-        ({"method": "dss"}, r"method: 'dss' is not one of"),
-        ({"recipe": "fast"}, r"recipe: unknown recipe 'fast'"),
-        ({"optim.scheduler": "linear"}, r"optim\.scheduler: 'linear' is not one of \['plateau', "),
+        ({"optim.lr": "fast"}, r"^optim\.lr: 'fast' is not a valid number"),
+        ({"data.clip_len": 1.5}, r"^data\.clip_len: 1\.5 is not a valid integer"),
+        ({"data.flip": 3}, r"^data\.flip: 3 is not a valid boolean"),
+        ({"model.widths": [8, "x"]}, r"^model\.widths\[1\]: 'x' is not a valid integer"),
+        ({"data": 3}, r"^data: 3 is not a valid dictionary"),
+        (
+            {"method": "dss"},
+            r"^method: 'dss' is not one of 'flow', 'rgb', .* or 'ds_gram' \(did you mean ds\?\)$",
+        ),
+        ({"recipe": "fast"}, r"recipe: no recipe 'fast'"),
+        (
+            {"optim.scheduler": "linear"},
+            r"^optim\.scheduler: 'linear' is not one of 'plateau', 'cosine', 'step' or 'none'$",
+        ),
         ({"distill.layers": ["layer1", "layer9"]}, r"distill\.layers\[1\]: 'layer9' is not one of"),
-        ({"data.norm": "imagenet"}, r"data\.norm: 'imagenet' is not one of \['mars', 'kinetics'\]"),
+        ({"data.norm": "imagenet"}, r"^data\.norm: 'imagenet' is not one of 'mars' or 'kinetics'$"),
         ({"optim.epochs": 0}, r"optim\.epochs: 0 is out of range; expected an integer >= 1"),
-        ({"eval.crops": 2}, r"^eval\.crops: 2 is not one of \[1, 3\]$"),
+        ({"eval.crops": 2}, r"^eval\.crops: 2 is not one of 1 or 3$"),
         ({"optim.schedular": "step"}, r"^optim\.schedular: unknown config key \(did you mean scheduler\?\)$"),
         (
             {"optim.scheduler": "plateu"},
             r"^optim\.scheduler: 'plateu' is not one of .* \(did you mean plateau\?\)$",
         ),
         ({"optimizer.lr": 1}, r"^optimizer: unknown config key \(did you mean optim\?\)$"),
-        ({"device": "tpu"}, r"^device: 'tpu' is not auto, cpu or cuda\[:N\]$"),
+        ({"device": "tpu"}, r"^device: got 'tpu'; string should match pattern '\^\(auto\|cpu\|cuda"),
     ],
 )
 def test_bad_keys_and_types_name_the_key(overrides, message):
@@ -159,13 +165,13 @@ RANGE_CASES = [
     ("optim.epochs", 0, r"an integer >= 1", 1),
     ("optim.batch_size", 0, r"an integer >= 1", 1),
     ("optim.weight_decay", -1e-4, r"a number >= 0", 0),
-    ("optim.momentum", 1.0, r"a number in \[0, 1\)", 0),
-    ("optim.momentum", -0.1, r"a number in \[0, 1\)", 0.99),
-    ("model.dropout", 1.0, r"a number in \[0, 1\)", 0),
+    ("optim.momentum", 1.0, r"a number >= 0 and < 1", 0),
+    ("optim.momentum", -0.1, r"a number >= 0 and < 1", 0.99),
+    ("model.dropout", 1.0, r"a number >= 0 and < 1", 0),
     ("data.crop_size", 0, r"an integer >= 1", 1),
-    ("data.scales", "[1.0, 1.5]", r"a number in \(0, 1\]", "[1.0]"),
+    ("data.scales", "[1.0, 1.5]", r"less than or equal to 1", "[1.0]"),
     ("log_every", 0, r"an integer >= 1", 1),
-    ("data.split", 4, r"an integer in \[1, 3\]", 3),
+    ("data.split", 4, r"an integer >= 1 and <= 3", 3),
 ]
 
 
@@ -178,7 +184,10 @@ def test_values_out_of_range_name_key_value_and_range(key, bad, allowed, edge):
 
 
 def test_rules_between_fields_name_the_key():
-    with pytest.raises(ConfigError, match="optim.nesterov: needs optim.momentum > 0"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^optim.nesterov: needs momentum > 0 and dampening 0, got momentum=0.0, dampening=0.0$",
+    ):
         load_config("smoke", **{"optim.nesterov": True, "optim.momentum": 0.0})
 
 

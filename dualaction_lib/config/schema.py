@@ -1,8 +1,6 @@
-"""The run configuration: one pydantic model per concern (docs/architecture.md, "config").
-
-Choices are the ``Literal`` aliases of :mod:`dualaction_lib.choices`, numeric ranges are ``Field``
-constraints, and an unknown key is refused (``extra="forbid"``); pydantic checks them all when a Config is
-built. Defaults are the seed paper's.
+"""The run configuration: one pydantic model per concern, defaults from the seed paper. Choices are the
+``Literal`` aliases of :mod:`dualaction_lib.choices`, ranges are ``Field`` constraints, unknown keys are
+refused (``extra="forbid"``); pydantic checks them all when a Config is built (docs/architecture.md).
 """
 
 from __future__ import annotations
@@ -13,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from dualaction_lib import choices
 from dualaction_lib.errors import UsageError
@@ -23,14 +21,14 @@ Count = Annotated[int, Field(ge=0)]
 PositiveInt = Annotated[int, Field(ge=1)]
 NonNegative = Annotated[float, Field(ge=0)]
 Positive = Annotated[float, Field(gt=0)]
-Fraction = Annotated[float, Field(ge=0, lt=1)]  # [0, 1)
+Fraction = Annotated[float, Field(ge=0, lt=1)]
 # dict-valued fields: their keys belong to another API (build_model, tvl1, SyntheticSpec), not to the config
 FREEFORM_KEYS = ("options", "synthetic", "flow_params", "method_overrides")
 
 
 class ConfigError(UsageError, ValueError):
-    """A configuration key is unknown, or its value has the wrong type or is out of range; the message
-    names the dotted key (or the file) first. The CLI prints it as one line and exits with code 2."""
+    """A config key is unknown, or its value has the wrong type or is out of range; the message names the
+    dotted key (or the file) first. The CLI prints it as one line and exits with code 2."""
 
 
 class Section(BaseModel):
@@ -39,37 +37,32 @@ class Section(BaseModel):
     @model_validator(mode="before")
     @classmethod
     def _read_text(cls, data: Any) -> Any:
-        """Text given for a field that is not text (from the command line or papermill) is read as a YAML
-        value against it: '0.01' → 0.01, '8,16' → [8, 16], 'none' → None; paths become text."""
+        """Paths become text; text for a field that is not text (the command line, papermill) is read as
+        YAML: '0.01' → 0.01, '8,16' → [8, 16], 'none' → None."""
         if not isinstance(data, dict):
             return data
         fields = cls.model_fields
         return {k: _from_text(v, fields[k].annotation) if k in fields else v for k, v in data.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        """A plain YAML-safe dict: tuples become lists."""
+        """A plain YAML-safe dict (tuples become lists)."""
         return self.model_dump(mode="json")
 
 
-def _from_text(value: Any, annotation: Any) -> Any:
+def _from_text(value: Any, kind: Any) -> Any:
+    args = typing.get_args(kind)
     if isinstance(value, os.PathLike):
         return os.fspath(value)
-    if not isinstance(value, str) or _is_text(annotation):
+    if not isinstance(value, str) or kind is str or (args and isinstance(args[0], str)):  # text, Literal
         return value
     if value.strip().lower() in ("none", "null", "~"):
         return None
-    kinds = (annotation, *typing.get_args(annotation))
-    if any(typing.get_origin(k) is tuple for k in kinds) and not value.strip().startswith("["):
+    if any(typing.get_origin(k) is tuple for k in (kind, *args)) and not value.strip().startswith("["):
         value = f"[{value}]"
     try:
         return yaml.safe_load(value)
     except yaml.YAMLError:
         return value  # pydantic refuses it, naming the key
-
-
-def _is_text(annotation: Any) -> bool:
-    args = typing.get_args(annotation)
-    return annotation is str or (typing.get_origin(annotation) is typing.Literal and isinstance(args[0], str))
 
 
 class DataConfig(Section):
@@ -81,15 +74,13 @@ class DataConfig(Section):
     crop_size: PositiveInt = 112
     scales: tuple[Annotated[float, Field(gt=0, le=1)], ...] = (1.0, 0.8408964, 0.7071068, 0.5946036, 0.5)
     flip: bool = True  # flips negate flow-x
-    # How crops are resized to crop_size: linear = OpenCV's INTER_LINEAR (fast, aliases when downscaling);
-    # pil_bilinear = PIL's antialiased Image.resize(BILINEAR) per frame, MARS's loader (data.transforms).
+    # crops → crop_size: OpenCV's INTER_LINEAR (fast), or PIL's antialiased bilinear (MARS's loader)
     resize: choices.Resize = "linear"
     norm: choices.Norm = "mars"
     num_workers: Count = 0
     auto_prepare: bool = True  # synthetic only: generate + extract when frames_root is missing
     allow_upscale: bool = False  # crop_size larger than the frames' short side (upscaled crops) on request
-    # Extraction (prepare) settings; train and evaluate refuse a frames root whose prepare report records
-    # another flow_rounding (engine.data).
+    # prepare's settings (train and evaluate refuse frames whose prepare report says another flow_rounding)
     fps: NonNegative = 25.0  # 0 keeps every frame
     short_side: Count = 256  # 0 keeps the size
     flow_backend: choices.FlowBackend = "opencv"
@@ -98,15 +89,9 @@ class DataConfig(Section):
     prepare_workers: PositiveInt = 2  # extraction processes
     flow_params: dict[str, Any] = Field(default_factory=dict)  # TV-L1 overrides, e.g. {nscales: 2}
     synthetic: dict[str, Any] = Field(default_factory=dict)  # SyntheticSpec overrides
-    # Listed videos that cannot be read (skipped by prepare, missing, damaged): skip = leave them out
-    # with one warning, counted in eval.json; error = refuse to start.
-    missing: choices.Missing = "skip"
-    # Data check before train/evaluate: fast = files exist, sizes, JPEG markers; full = decode every
-    # JPEG; off = folders only (see dualaction_lib.data.check).
-    check: choices.CheckLevel = "fast"
-    # Share of the training videos held out as a validation split (never trained on): attention fusion is
-    # fitted there and hyperparameters are chosen there, never on the test split. Whole UCF-101 groups
-    # are held out (no clips of one group on both sides); 0 = none (see engine.data.validation_split).
+    missing: choices.Missing = "skip"  # unreadable listed videos: left out (counted in eval.json), or refused
+    check: choices.CheckLevel = "fast"  # fast: files, sizes, JPEG markers; full: decode all; off (data.check)
+    # training videos held out (whole UCF-101 groups) to fit fusion and choose settings on, never the test
     val_fraction: Fraction = 0.0
     cache: bool = False  # keep decoded frames in memory across epochs (small data sets, num_workers 0)
 
@@ -116,9 +101,7 @@ class ModelConfig(Section):
     widths: tuple[PositiveInt, ...] | None = None  # e.g. (16, 32, 64, 128) for tiny CPU models
     dropout: Fraction = 0.0
     options: dict[str, Any] = Field(default_factory=dict)  # other build_model keywords
-    # scratch: random init; pretrained: load `pretrained` (a checkpoint file or run directory, or "auto":
-    # the source stage's run of this modality, <out_dir>/<source_preset>/<rgb|flow>_seed<source_seed>,
-    # trained first when missing) — the miniature of starting from Kinetics / MARS checkpoints.
+    # pretrained: a checkpoint, a run directory or "auto" (<out_dir>/<source_preset>/<modality>_seed<k>)
     init: choices.Init = "scratch"
     pretrained: str = ""
     pretrained_source: choices.WeightSource = "auto"
@@ -130,7 +113,7 @@ class ModelConfig(Section):
     def _checkpoint_named(self) -> ModelConfig:
         if self.init == "pretrained" and not self.pretrained:
             raise ValueError(
-                "model.pretrained: model.init is pretrained but no checkpoint is given (or 'auto')"
+                "model.pretrained: model.init is pretrained but no checkpoint (or 'auto') is given"
             )
         if self.pretrained == "auto" and not self.source_preset:
             raise ValueError("model.source_preset: model.pretrained is 'auto' but no source preset is named")
@@ -156,9 +139,9 @@ class OptimConfig(Section):
     @model_validator(mode="after")
     def _nesterov_needs_momentum(self) -> OptimConfig:
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
+            momentum, dampening = self.momentum, self.dampening
             raise ValueError(
-                f"optim.nesterov: needs optim.momentum > 0 and optim.dampening 0, got momentum "
-                f"{self.momentum} and dampening {self.dampening}"
+                f"optim.nesterov: needs momentum > 0 and dampening 0, got {momentum=}, {dampening=}"
             )
         return self
 
@@ -166,9 +149,7 @@ class OptimConfig(Section):
 class DistillConfig(Section):
     alpha: NonNegative = 50.0
     layers: tuple[FeatureName, ...] = DISTILL_LAYERS  # DS feature levels (MARS always uses "pool")
-    # Optional, beyond the paper: "step0" rescales the summed distillation term so that it equals CE on the
-    # run's first batch (L = CE + α·(CE₀ / Σ_k L_k,₀)·Σ_k L_k): MARS and DS get the same total weight;
-    # "none" = paper.
+    # step0 (beyond the paper): the summed distillation term scaled to equal CE on the first batch
     normalize: choices.Normalize = "none"
     teacher: str = "auto"  # flow run dir or checkpoint; auto = <out_dir>/<run group>/flow_seed<teacher seed>
     teacher_seed: Count | None = None  # None: the student's seed mod teacher_seeds
@@ -193,7 +174,7 @@ class Config(Section):
     recipe: str = "paper"  # a file of configs/recipes/: paper | mars | mars_finetune | cpu | …
     method: choices.Method = "ds"
     seed: Count = 0
-    device: str = "auto"  # auto | cpu | cuda | cuda:1
+    device: str = Field("auto", pattern=r"^(auto|cpu|cuda(:\d+)?)$")
     amp: choices.Amp = "auto"  # auto: bf16/fp16 on CUDA, off on CPU
     threads: Count = 0  # torch.set_num_threads (0 = leave as is)
     deterministic: bool = True  # seeded, and deterministic kernels (torch.use_deterministic_algorithms)
@@ -204,24 +185,14 @@ class Config(Section):
     progress: bool = True  # tqdm bars
     progress_interval: NonNegative = 5.0  # tqdm mininterval in seconds (throttles batch logs)
     log_every: PositiveInt = 10  # steps per metrics.jsonl record and NaN check: the step's only host sync
-    # Folder of this run's group under out_dir: '' = the preset's name. load_config sets it to
-    # <preset>-<frames folder> when the data are not the preset's, so runs on other data never collide.
-    group: str = ""
-    # Settings that apply only to one method, e.g. {flow: {optim: {epochs: 60}}}: the flow teacher is not
-    # a student and gets its own budget; every student shares the preset's recipe.
+    group: str = ""  # runs' folder under out_dir: '' = preset; <preset>-<frames folder> on other data
+    # e.g. {flow: {optim: {epochs: 60}}}: the teacher's own budget; every student shares the recipe
     method_overrides: dict[str, Any] = Field(default_factory=dict)
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
     distill: DistillConfig = Field(default_factory=DistillConfig)
     eval: EvalConfig = Field(default_factory=EvalConfig)
-
-    @field_validator("device")
-    @classmethod
-    def _known_device(cls, device: str) -> str:
-        if not (device in ("auto", "cpu") or device.startswith("cuda")):
-            raise ValueError(f"device: {device!r} is not auto, cpu or cuda[:N]")
-        return device
 
     @property
     def run_name(self) -> str:

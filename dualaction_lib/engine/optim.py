@@ -12,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dualaction_lib.config import OptimConfig
+from dualaction_lib.config.schema import OptimConfig
 
 
 def build_optimizer(o: OptimConfig, model: nn.Module) -> torch.optim.Optimizer:
