@@ -123,7 +123,7 @@ ALLOWED = {
     "locks": {"errors"},
     "config": {"choices", "io", "errors", "feature_names"},
     "data": {"choices", "io", "errors", "flow", "threads"},
-    "models": {"io", "errors", "feature_names"},
+    "models": {"choices", "io", "errors", "feature_names"},
     "losses": {"choices", "io", "feature_names"},
     "engine": {"choices", "config", "data", "models", "losses", "io", "errors", "locks", "feature_names"},
     "viz": {"io", "stats", "flow"},  # flow.color only: see test_viz_only_draws

@@ -183,6 +183,12 @@ CASES = [
         2,
         ["--shard", "5/4"],
     ),
+    (
+        "prepare-old-flag",
+        lambda c: ["prepare", "--dataset", "folder", "--root", "r", "--out", "o", "--rounding", "truncate"],
+        2,
+        ["--rounding is now --data.flow_rounding"],
+    ),
     ("train-bad-seed", lambda c: ["train", "--seed", "one"], 2, ["--seed", "'one'"]),
     ("train-stray-word", lambda c: ["train", "--preset", "smoke", "stray"], 2, ["stray", "--key value"]),
     (

@@ -267,7 +267,7 @@ def test_prepare_refuses_another_bound_in_one_line(raw, copy, capsys):
     from dualaction_lib.__main__ import main
 
     args = ["prepare", "--dataset", "ucf101", "--root", str(raw), "--out", str(copy), "--short-side", "0"]
-    code = main([*args, "--bound", "30", "--no-progress"])
+    code = main([*args, "--data.flow_bound", "30", "--no-progress"])
     lines = capsys.readouterr().err.splitlines()
     assert code != 0 and len(lines) == 1 and str(copy) in lines[0], lines
     assert re.search(r"bound=20\.0 \(this run: 30\.0\)", lines[0])

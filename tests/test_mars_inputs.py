@@ -71,7 +71,7 @@ def test_train_refuses_frames_of_another_rounding_in_one_line(roots, tmp_path, a
     assert str(err.value) == (
         f"data.flow_rounding: {asked!r}, but the flow of {roots[found]} was extracted with rounding "
         f"{found!r} ({roots[found] / 'prepare_report.json'}); re-extract it with `python -m dualaction_lib "
-        f"prepare --rounding {asked}` into another --out, or set data.flow_rounding to {found!r}"
+        f"prepare --data.flow_rounding {asked}` into another --out, or set data.flow_rounding to {found!r}"
     )
     assert not cfg.run_dir.exists()  # refused before anything is written
 
@@ -94,7 +94,10 @@ def test_the_cli_refusal_is_one_line(roots, tmp_path):
     )
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr
-    assert lines[0].startswith("error: data.flow_rounding: 'truncate'") and "--rounding truncate" in lines[0]
+    assert (
+        lines[0].startswith("error: data.flow_rounding: 'truncate'")
+        and "--data.flow_rounding truncate" in lines[0]
+    )
 
 
 def test_matching_rounding_and_roots_without_a_report_are_accepted(roots, tmp_path):

@@ -21,13 +21,16 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import get_args
 
 import cv2
 import numpy as np
 
+from dualaction_lib.choices import CheckLevel
+
 from . import folders, layouts, prepared
 
-LEVELS = ("fast", "full", "off")
+LEVELS: tuple[str, ...] = get_args(CheckLevel)
 KIND_TEXT = {
     "skipped": "skipped by prepare",
     "missing": "without a frame folder",

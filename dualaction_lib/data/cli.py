@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import get_args
 
-from dualaction_lib.choices import SyntheticTask
+from dualaction_lib.choices import FlowBackend, Modality, Naming, PrepareDataset, Rounding, SyntheticTask
 
 from .synthetic import SyntheticSpec
 
@@ -33,6 +33,13 @@ def _pair(kind):
     return parse
 
 
+class _Renamed(argparse.Action):
+    """An old option that now has the config key's spelling: refused with a pointer to the new one."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        parser.error(f"{option_string} is now {self.const} (the config key it sets)")
+
+
 def register(subparsers) -> None:
     p = subparsers.add_parser(
         "prepare",
@@ -41,7 +48,7 @@ def register(subparsers) -> None:
         "TV-L1 flow JPEGs (clipped to +-bound, mapped to 0..255) to --out, with the split files in "
         "<out>/splits. Resumable (per-video .done.json), parallel (--workers), shardable (--shard i/n).",
     )
-    p.add_argument("--dataset", required=True, choices=("synthetic", "ucf101", "hmdb51", "folder"))
+    p.add_argument("--dataset", required=True, choices=get_args(PrepareDataset))
     p.add_argument("--root", required=True, help="videos (+ splits); for synthetic: generated here if absent")
     p.add_argument("--out", required=True, help="output frames root (<out>/<class>/<video>/...)")
     p.add_argument("--splits", default=None, help="split folder (default: <root>/splits, ...)")
@@ -52,16 +59,29 @@ def register(subparsers) -> None:
         default=None,
         help="resize the short side to this; 0 keeps the size (default 256; synthetic: native size)",
     )
-    p.add_argument("--flow-backend", choices=("opencv", "torch"), default="opencv")
-    p.add_argument("--device", default=None, help="torch device for --flow-backend torch (e.g. cuda:0)")
-    p.add_argument("--bound", type=float, default=20.0, help="flow clip bound in pixels (20)")
+    # Settings that are config keys take the key's name, so a preset's data section reads the same.
     p.add_argument(
-        "--rounding",
-        choices=("round", "truncate"),
+        "--data.flow_backend", dest="flow_backend", choices=get_args(FlowBackend), default="opencv"
+    )
+    p.add_argument("--device", default=None, help="torch device for the torch backend (e.g. cuda:0)")
+    p.add_argument(
+        "--data.flow_bound",
+        dest="flow_bound",
+        type=float,
+        default=20.0,
+        help="flow clip bound in pixels (20)",
+    )
+    p.add_argument(
+        "--data.flow_rounding",
+        dest="flow_rounding",
+        choices=get_args(Rounding),
         default="round",
         help="flow -> uint8: round (default, unbiased) or truncate (MARS's files)",
     )
-    p.add_argument("--naming", choices=("mars", "mmaction2"), default="mars")
+    for old, new in (("--bound", "--data.flow_bound"), ("--rounding", "--data.flow_rounding"),
+                     ("--flow-backend", "--data.flow_backend")):  # fmt: skip
+        p.add_argument(old, action=_Renamed, const=new, help=argparse.SUPPRESS)
+    p.add_argument("--naming", choices=get_args(Naming), default="mars")
     p.add_argument("--workers", type=int, default=2, help="parallel processes (videos)")
     p.add_argument("--shard", type=_shard, default=(0, 1), help="process shard i of n (0-based), e.g. 1/4")
     p.add_argument("--jpeg-quality", type=int, default=95)
@@ -97,7 +117,7 @@ def register(subparsers) -> None:
     c.add_argument("--split", type=int, default=None, help="only this split's videos (default: every split)")
     c.add_argument(
         "--modality",
-        choices=("rgb", "flow", "rgb+flow"),
+        choices=get_args(Modality),
         default=None,
         help="files to require (default: what each folder declares)",
     )
@@ -129,8 +149,8 @@ def run_prepare(args) -> int:
         short_side=short_side or None,
         flow_backend=args.flow_backend,
         device=args.device,
-        bound=args.bound,
-        rounding=args.rounding,
+        bound=args.flow_bound,
+        rounding=args.flow_rounding,
         naming=args.naming,
         jpeg_quality=args.jpeg_quality,
     )

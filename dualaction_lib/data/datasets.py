@@ -18,17 +18,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import get_args
 
 import cv2
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from dualaction_lib.choices import Missing, Modality, Protocol
+
 from . import clips, layouts, prepared, transforms
 from .check import LeftOut, one_line, warn_left_out
 from .folders import FrameReadError, scan_video
 
-MODALITIES = ("rgb", "flow", "rgb+flow")
+MODALITIES: tuple[str, ...] = get_args(Modality)
 
 
 def read_jpeg(path: Path, color: bool) -> np.ndarray:
@@ -99,10 +102,10 @@ class VideoDataset(Dataset):
         """
         _check_choice("modality", modality, MODALITIES)
         _check_choice("mode", mode, ("train", "test"))
-        _check_choice("protocol", protocol, ("mars", "multiclip"))
+        _check_choice("protocol", protocol, get_args(Protocol))
         _check_choice("norm", norm, transforms.NORMS)
         _check_choice("resize", resize, transforms.RESIZES)
-        _check_choice("missing", missing, ("error", "skip"))
+        _check_choice("missing", missing, get_args(Missing))
         self.frames_root = Path(frames_root)
         self.naming = layouts.get_naming(naming) if naming else layouts.detect_naming(self.frames_root)
         self.modality, self.clip_len, self.mode, self.protocol = modality, clip_len, mode, protocol

@@ -22,11 +22,12 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, get_args
 
 import cv2
 import numpy as np
 
+from dualaction_lib.choices import FlowBackend, PrepareDataset, Rounding
 from dualaction_lib.io import atomic_write_bytes, atomic_write_json
 from dualaction_lib.threads import children_share_cores
 
@@ -36,10 +37,6 @@ from .prepared import DONE_MARKER, read_marker  # read_marker: re-exported for c
 
 if TYPE_CHECKING:
     from .synthetic import SyntheticSpec
-
-
-FlowBackend = Literal["opencv", "torch"]
-Rounding = Literal["round", "truncate"]
 
 
 @dataclass(frozen=True)
@@ -343,8 +340,8 @@ def prepare(
     notebooks need nothing). Returns the report, also written (last) to
     ``<out>/prepare_report[_shard<i>of<n>].json``.
     """
-    if dataset not in ("synthetic", "ucf101", "hmdb51", "folder"):
-        raise ValueError(f"dataset must be synthetic, ucf101, hmdb51 or folder, got {dataset!r}")
+    if dataset not in get_args(PrepareDataset):
+        raise ValueError(f"dataset must be one of {get_args(PrepareDataset)}, got {dataset!r}")
     s = settings or ExtractSettings()
     root, out = Path(root), Path(out)
     if dataset == "synthetic":

@@ -62,7 +62,8 @@ def scan_video(
         if bound is not None and float(marker["bound"]) != float(bound):
             raise ValueError(
                 f"{folder} was extracted with flow bound {marker['bound']}, the data set is read with "
-                f"{bound}; set data.flow_bound to {marker['bound']} or re-extract with --bound {bound}"
+                f"{bound}; set data.flow_bound to {marker['bound']} or re-extract with prepare "
+                f"--data.flow_bound {bound}"
             )
         frames, flows = int(marker["frames"]), int(marker["flows"])
     else:

@@ -21,17 +21,20 @@ Clips are uint8 numpy arrays ``(T, H, W, C)``: RGB (C = 3, RGB order) or flow (C
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 import cv2
 import numpy as np
 from PIL import Image
 
+from dualaction_lib.choices import Norm, Resize
+
 MARS_SCALES = (1.0, 2**-0.25, 2**-0.5, 2**-0.75, 0.5)
 ACTIVITYNET_MEAN = (114.7748, 107.7354, 99.4750)  # RGB, 0-255
 KINETICS_MEAN = (0.43216, 0.394666, 0.37645)  # RGB, 0-1
 KINETICS_STD = (0.22803, 0.22145, 0.216989)
-NORMS = ("mars", "kinetics")
-RESIZES = ("linear", "pil_bilinear")
+NORMS: tuple[str, ...] = get_args(Norm)
+RESIZES: tuple[str, ...] = get_args(Resize)
 _CORNERS = ("centre", "top_left", "top_right", "bottom_left", "bottom_right")
 
 

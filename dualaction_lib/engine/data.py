@@ -153,7 +153,7 @@ def check_flow_rounding(cfg: Config) -> None:
             raise ConfigError(
                 f"data.flow_rounding: {d.flow_rounding!r}, but the flow of {d.frames_root} was extracted "
                 f"with rounding {found!r} ({report['report_path']}); re-extract it with `python -m "
-                f"dualaction_lib prepare --rounding {d.flow_rounding}` into another --out, or set "
+                f"dualaction_lib prepare --data.flow_rounding {d.flow_rounding}` into another --out, or set "
                 f"data.flow_rounding to {found!r}"
             )
 

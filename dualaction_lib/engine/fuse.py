@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from dualaction_lib.choices import FusionMethod
 from dualaction_lib.engine.evaluate import topk
 from dualaction_lib.io import atomic_save, atomic_write_json
 
-FUSION_METHODS = ("average", "attention")
+FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
 
 
 def load_scores(run_dir: str | Path) -> dict[str, Any]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dualaction_lib.choices import Normalize
 from dualaction_lib.feature_names import DISTILL_LAYERS
 from dualaction_lib.losses.gram import gram_loss_per_level
 from dualaction_lib.losses.mae import multilevel_mae_per_level
@@ -47,11 +49,11 @@ class DualActionLoss(nn.Module):
         gram: bool = True,
         mse: bool = False,
         layers: Sequence[str] = DEFAULT_LAYERS,
-        normalize: str = "none",
+        normalize: Normalize = "none",
     ) -> None:
         super().__init__()
-        if normalize not in ("none", "step0"):
-            raise ValueError(f"normalize must be 'none' or 'step0', got {normalize!r}")
+        if normalize not in get_args(Normalize):
+            raise ValueError(f"normalize must be one of {get_args(Normalize)}, got {normalize!r}")
         self.alpha = float(alpha)
         self.mae, self.gram, self.mse = mae, gram, mse
         self.normalize = normalize

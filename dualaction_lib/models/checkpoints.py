@@ -14,11 +14,12 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, get_args
 
 import torch
 from torch import Tensor, nn
 
+from dualaction_lib.choices import WeightSource
 from dualaction_lib.errors import UserError
 from dualaction_lib.io import atomic_save
 
@@ -33,8 +34,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-Source = Literal["auto", "mars", "hara", "torchvision", "native"]
-SOURCES = ("auto", "mars", "hara", "torchvision", "native")
+Source = WeightSource
+SOURCES: tuple[str, ...] = get_args(WeightSource)
 
 # torchvision VideoResNet → Hara/MARS names (REFERENCE: identical outputs after renaming).
 _TORCHVISION_RENAMES = (

@@ -7,9 +7,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import get_args
 
 import numpy as np
 import pandas as pd
+
+from dualaction_lib.choices import FusionMethod
 
 # pair label → (stream A run name, stream B run name); {s} = student seed, {t} = teacher seed
 PAIRS = {
@@ -19,7 +22,7 @@ PAIRS = {
     "MARS+RGB": ("mars_seed{s}", "rgb_seed{s}"),
     "RGB+Flow": ("rgb_seed{s}", "flow_seed{t}"),
 }
-METHODS = ("average", "attention")
+METHODS: tuple[str, ...] = get_args(FusionMethod)
 
 
 def stream_pairs(
