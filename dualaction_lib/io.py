@@ -68,6 +68,20 @@ def atomic_write_yaml(path: str | os.PathLike, obj: Any) -> None:
     atomic_write_text(path, yaml.safe_dump(obj, sort_keys=False))
 
 
+def read_yaml(path: str | os.PathLike, error: type[Exception] = ValueError, fix: str = "fix the file") -> Any:
+    """A YAML file's content; invalid YAML or text that is not UTF-8 raises ``error`` with one line naming
+    the file (and the line), ending with ``fix``."""
+    try:
+        return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise error(f"{where}: invalid YAML ({problem}); {fix}") from None
+    except UnicodeDecodeError as err:
+        raise error(f"{path}: not a UTF-8 text file ({err.reason})") from None
+
+
 def atomic_save(path: str | os.PathLike, writer: Callable[[IO[bytes]], None]) -> None:
     """Call ``writer(handle)`` on a binary temp file, then rename; e.g. ``lambda f: torch.save(obj, f)``."""
     with atomic_open(path, "wb") as handle:

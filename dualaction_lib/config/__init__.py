@@ -1,10 +1,7 @@
-"""Run configuration: presets and recipes merged from YAML, then validated by the pydantic models of
-``schema`` (one-line errors: ``explain``). Later wins: the schema's defaults → the preset's recipe → the
-preset (``configs/<preset>.yaml``) → a recipe asked for → the preset's ``method_overrides`` of the run's
-method → overrides (keywords, dotted keys such as ``optim.lr``, or ``--key value`` from the command line).
-A preset or recipe may name a ``base`` file whose values it overrides.
-
-    cfg = load_config("cpu", method="ds", seed=1, **{"optim.lr": 0.05})
+"""Run configuration: YAML presets and recipes (each may name a ``base`` it overrides) merged, then validated
+by the pydantic models of ``schema``. Later wins: defaults → the preset's recipe → the preset → a recipe
+asked for → the preset's ``method_overrides`` of the run's method → overrides (keywords, dotted keys such as
+``optim.lr``, ``--key value`` on the command line): ``load_config("cpu", method="ds", **{"optim.lr": 0.05})``.
 """
 
 from __future__ import annotations
@@ -14,20 +11,17 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from dualaction_lib.config.explain import explain
 from dualaction_lib.config.schema import FREEFORM_KEYS, Config, ConfigError, DataConfig
-from dualaction_lib.io import atomic_write_yaml
+from dualaction_lib.io import atomic_write_yaml, read_yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"
 RECIPE_DIR = CONFIG_DIR / "recipes"
 
 
-def load_config(
-    preset: str | os.PathLike = "cpu", overrides: dict[str, Any] | None = None, **kwargs: Any
-) -> Config:
+def load_config(preset: str | os.PathLike = "cpu", overrides: dict | None = None, **kwargs: Any) -> Config:
     """A Config from a preset name (or YAML path) plus overrides (nested dicts or dotted keys)."""
     preset_dict = read_layered(preset, CONFIG_DIR, "preset")
     preset_dict.pop("preset", None)  # a preset is named after its file
@@ -68,7 +62,7 @@ def read_layered(name: str | os.PathLike, folder: Path, kind: str, seen: tuple =
     if not path.exists():
         available = sorted(p.stem for p in folder.glob("*.yaml"))
         raise ConfigError(f"{kind}: no {kind} {str(name)!r} ({path} missing); available: {available}")
-    data = read_yaml(path) or {}
+    data = read_yaml(path, ConfigError) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a {kind} must hold a mapping of config keys, found {type(data).__name__}")
     base = data.pop("base", None)
@@ -86,11 +80,6 @@ def override(cfg: Config, overrides: dict[str, Any] | None = None, **kwargs: Any
     return build(merged)
 
 
-def validate(cfg: Config) -> None:
-    """Check a Config built or edited in Python again (attribute assignments are not checked)."""
-    build(cfg.to_dict())
-
-
 def build(data: dict[str, Any]) -> Config:
     """A Config from a nested dict; its first problem is a one-line ConfigError (see ``explain``)."""
     try:
@@ -106,7 +95,7 @@ def save_config(cfg: Config, path: str | os.PathLike) -> None:
 def read_config(path: str | os.PathLike) -> Config:
     """Read a run directory's config.yaml (or the file itself) back into a Config."""
     path = Path(path) / "config.yaml" if Path(path).is_dir() else Path(path)
-    data = read_yaml(path)
+    data = read_yaml(path, ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a run's config (a mapping), found {type(data).__name__}")
     try:
@@ -115,23 +104,9 @@ def read_config(path: str | os.PathLike) -> Config:
         raise ConfigError(f"{path}: {err}") from None
 
 
-def read_yaml(path: Path) -> Any:
-    """A YAML file's content; a syntax error is a ConfigError naming the file and line."""
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{where}: invalid YAML ({problem}); fix the file") from None
-    except UnicodeDecodeError as err:
-        raise ConfigError(f"{path}: not a UTF-8 text file ({err.reason})") from None
-
-
 def parse_cli_overrides(tokens: list[str]) -> dict[str, Any]:
-    """The tokens argparse left over → overrides: ['--optim.lr', '0.01', '--data.flip=false'] →
-    {'optim.lr': '0.01', 'data.flip': 'false'}. Values stay text (the schema reads them against the
-    field); '-' and '_' in keys are equivalent."""
+    """argparse's leftovers ['--optim.lr', '0.01', '--data.flip=false'] → {'optim.lr': '0.01', 'data.flip':
+    'false'}: text, read against each field by the schema; '-' and '_' in keys are equivalent."""
     out: dict[str, Any] = {}
     rest = iter(tokens)
     for token in rest:

@@ -32,17 +32,16 @@ class ConfigError(UsageError, ValueError):
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, validate_assignment=True)
 
     @model_validator(mode="before")
     @classmethod
     def _read_text(cls, data: Any) -> Any:
-        """Paths become text; text for a field that is not text (the command line, papermill) is read as
-        YAML: '0.01' → 0.01, '8,16' → [8, 16], 'none' → None."""
+        """Text for a non-text field (the command line) is read as YAML: '8,16' → [8, 16], 'none' → None."""
         if not isinstance(data, dict):
             return data
-        fields = cls.model_fields
-        return {k: _from_text(v, fields[k].annotation) if k in fields else v for k, v in data.items()}
+        return {k: _from_text(v, cls.model_fields[k].annotation) if k in cls.model_fields else v
+                for k, v in data.items()}  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         """A plain YAML-safe dict (tuples become lists)."""

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dualaction_lib.config import Config, load_config, override, validate
+from dualaction_lib.config import Config, load_config, override
 from dualaction_lib.engine import data as edata
 from dualaction_lib.engine import distributed as D
 from dualaction_lib.engine import rundir
@@ -39,7 +39,6 @@ def train(cfg: Config | str = "cpu", *, on_epoch_end: EpochHook | None = None, *
         cfg = load_config(cfg, **overrides)
     elif overrides:
         cfg = override(cfg, **overrides)
-    validate(cfg)  # a Config built or edited in Python skips load_config's checks
     edata.check_crop_size(cfg)  # before anything is written: the run directory stays untouched
     edata.check_flow_rounding(cfg)
     threads = torch.get_num_threads()

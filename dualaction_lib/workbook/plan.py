@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from dualaction_lib.errors import UsageError
-from dualaction_lib.io import project_root
+from dualaction_lib.io import project_root, read_yaml
 
 STATUS_SUFFIX = ".status.json"
 
@@ -89,15 +89,7 @@ def load_plan(path: str | os.PathLike) -> dict[str, Any]:
     path = Path(path)
     if not path.is_file():
         raise PlanError(f"{path}: no such plan file (plans live in configs/plans/)")
-    try:
-        plan = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise PlanError(f"{where}: invalid YAML ({problem}); fix the plan") from None
-    except UnicodeDecodeError as err:
-        raise PlanError(f"{path}: not a UTF-8 text file ({err.reason})") from None
+    plan = read_yaml(path, PlanError, "fix the plan") or {}
     if not isinstance(plan, dict) or not isinstance(plan.get("steps"), list) or not plan["steps"]:
         raise PlanError(f"{path}: a plan needs a non-empty 'steps' list")
     for number, step in enumerate(plan["steps"], start=1):
