@@ -29,15 +29,14 @@ TOP1 = {  # method → test top-1 of seeds 1, 2, 3
 
 
 def _run(root: Path, name: str, method: str, seed: int, top1: float, *, alpha: float = 1.0,
-         init: str = "pretrained", normalize: str = "none", train_acc: float = 0.9) -> None:  # fmt: skip
+         init: str = "pretrained", normalize: str = "none", train_acc: float = 0.9,
+         layers: tuple[str, ...] | None = None) -> None:  # fmt: skip
     run = root / name
     run.mkdir(parents=True)
-    config = {
-        "method": method,
-        "seed": seed,
-        "model": {"init": init},
-        "distill": {"alpha": alpha, "normalize": normalize, "teacher_seeds": 3},
-    }
+    distill = {"alpha": alpha, "normalize": normalize, "teacher_seeds": 3}
+    if layers is not None:
+        distill["layers"] = list(layers)
+    config = {"method": method, "seed": seed, "model": {"init": init}, "distill": distill}
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     result = {"video_top1": top1, "val_video_top1": top1 - 0.05, "num_classes": 4, "num_videos": 40}
     (run / "eval.json").write_text(json.dumps(result))
@@ -255,3 +254,19 @@ def test_findings_are_written_from_the_intervals(preset: Path) -> None:
     assert moved.endswith("excludes 0 — DS − MARS is smaller with step0 than with paper.")
     same = findings.difference_sentence("DS − MARS: step0 − paper", {**gap, "ci": 0.05}, "DS − MARS")
     assert same.endswith("no change of DS − MARS between paper and step0 is detectable at this n.")
+
+
+def test_table2_shows_ds_without_the_pooled_level_when_the_plan_trained_it(preset: Path) -> None:
+    assert "DS without the pooled level" not in ablation.table2(*_tables(preset)).rows.index
+    stages = ("layer1", "layer2", "layer3", "layer4")
+    for seed, top1 in zip(SEEDS, (0.50, 0.58, 0.52), strict=True):
+        _run(preset, f"ds_nopool_seed{seed}", "ds", seed, top1, layers=stages)
+    runs, fusions = _tables(preset)
+    assert set(runs.set_index("run").loc[[f"ds_nopool_seed{s}" for s in SEEDS], "variant"]) == {"nopool"}
+    t2 = ablation.table2(runs, fusions)
+    row = t2.rows.loc["DS without the pooled level"]
+    assert row["n"] == 3 and row["mean"] == pytest.approx(1.6 / 3)
+    # DS − DS w/o pool: (0.45 − 0.50, 0.56 − 0.58, 0.52 − 0.52) = (−0.05, −0.02, 0)
+    diff = t2.differences.loc["DS − DS w/o pool"]
+    assert diff["seeds"] == pytest.approx({1: -0.05, 2: -0.02, 3: 0.0}) and diff["n"] == 3
+    assert "DS (no pool)" in ablation.collapse_check(runs).rows.index

@@ -197,3 +197,15 @@ def test_level_balance_frame_and_view(tmp_path: Path) -> None:
     heights = sorted(round(p.get_height(), 6) for p in ax_share.patches)
     assert heights == [0.05, 0.1, 0.2, 0.55]
     assert fig._suptitle.get_text() == "ds_seed0: step 0 — largest pull: α·Gram at pool (55%)"
+
+
+def test_run_config_takes_the_distilled_levels() -> None:
+    cfg = runs.run_config(
+        "smoke", "ds", 1, layers=["layer1", "layer2", "layer3", "layer4"], name="ds_nopool_seed1"
+    )
+    assert (
+        cfg.distill.layers == ("layer1", "layer2", "layer3", "layer4") and cfg.run_name == "ds_nopool_seed1"
+    )
+    from dualaction_lib.config import load_config
+
+    assert runs.run_config("smoke", "ds", 1).distill.layers == load_config("smoke").distill.layers

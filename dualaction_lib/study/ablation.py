@@ -7,7 +7,8 @@ runs of one seed have in common. Tables are :class:`dualaction_lib.viz.tables.Ta
 Markdown and LaTeX by ``viz.tables`` and drawn by ``viz.plots``.
 
 - Table 1: Mimic / Mimic+RGB / Mimic+Flow for MARS and DS; RGB, Flow (the teacher seeds), RGB+Flow.
-- Table 2: MARS → +MAE → +Gram → both (DS) → DS+Flow averaging → attention, and paired differences.
+- Table 2: MARS → +MAE → +Gram → both (DS) → DS+Flow averaging → attention, and paired differences;
+  DS without the pooled level when the plan trained it.
 - Table 3: RGB, MARS and DS from scratch vs pretrained, with paired differences.
 - Table 4: MARS and DS with the paper's loss vs the step-0 normalization (beyond the paper).
 - The collapse check (final train accuracy vs chance + 20 points) and the α sweep.
@@ -23,8 +24,8 @@ from dualaction_lib.viz.tables import Table
 from .collect import collect_fusions, collect_runs
 
 __all__ = [
-    "TABLE1_ROWS", "TABLE2_ROWS", "TABLE2_DIFFERENCES", "collect_runs", "collect_fusions", "table1",
-    "table2", "table3", "table4", "collapse_check", "alpha_sweep", "alpha_sweep_table",
+    "NOPOOL_ROW", "TABLE1_ROWS", "TABLE2_ROWS", "TABLE2_DIFFERENCES", "collect_runs", "collect_fusions",
+    "table1", "table2", "table3", "table4", "collapse_check", "alpha_sweep", "alpha_sweep_table",
 ]  # fmt: skip
 
 CI_TEXT = "mean ± 95 % CI over seeds (Student t)"
@@ -54,6 +55,10 @@ TABLE2_ROWS = (
     ("DS + Flow, attention fusion", ("fusion", "ds", "flow", "attention")),
 )
 _DS_FLOW_AVG, _DS_FLOW_ATT = TABLE2_ROWS[4][1], TABLE2_ROWS[5][1]
+# Optional row, shown when the plan trained it: DS distilling layer1–layer4 only (distill.layers without
+# "pool"; the Gram matrix of the pooled vector is rank one), and its paired difference to DS.
+NOPOOL_ROW = ("DS without the pooled level", ("run", "ds", "nopool"))
+NOPOOL_DIFFERENCE = ("DS − DS w/o pool", ("DS", ("run", "ds")), ("DS w/o pool", NOPOOL_ROW[1]))
 # (label, (short name, what) of the minuend, (short name, what) of the subtrahend)
 TABLE2_DIFFERENCES = (
     ("DS − MARS", ("DS", ("run", "ds")), ("MARS", ("run", "mars"))),
@@ -157,15 +162,18 @@ def table1(runs: pd.DataFrame, fusions: pd.DataFrame, fusion: str = "attention")
 
 def table2(runs: pd.DataFrame, fusions: pd.DataFrame) -> Table:
     """The seed's Table 2 (MARS → +MAE → +Gram → both → +Flow averaging → +attention) with the paired
-    differences DS − MARS, DS − RGB, MARS − RGB and each ablation step."""
-    rows = build_table(TABLE2_ROWS, runs, fusions)
+    differences DS − MARS, DS − RGB, MARS − RGB and each ablation step; with runs of the ``nopool``
+    variant, also DS without the pooled level and DS − DS w/o pool."""
+    nopool = not runs.empty and bool((runs.variant == "nopool").any())
+    row_specs = TABLE2_ROWS + ((NOPOOL_ROW,) if nopool else ())
+    rows = build_table(row_specs, runs, fusions)
 
     def values(what: tuple) -> dict[int, float]:
         return _seed_values(_subset(what, runs, fusions, "attention"))
 
     diffs = [
         {"row": label, **diff_cell(values(a[1]), values(b[1]), label, (a[0], b[0]))}
-        for label, a, b in TABLE2_DIFFERENCES
+        for label, a, b in TABLE2_DIFFERENCES + ((NOPOOL_DIFFERENCE,) if nopool else ())
     ]
     differences = pd.DataFrame(diffs).set_index("row").drop(columns="kind")
     caption = (
@@ -250,7 +258,8 @@ def table4(runs: pd.DataFrame) -> Table:
 
 def _group_label(method: str, variant: str, alpha: float) -> str:
     name = NAMES.get(method, method)
-    suffix = {"main": "", "norm": " (step0)", "scratch": " (scratch)"}.get(variant, f" ({variant})")
+    suffix = {"main": "", "norm": " (step0)", "scratch": " (scratch)", "nopool": " (no pool)"}
+    suffix = suffix.get(variant, f" ({variant})")
     return f"{name} α={alpha:g}" if variant == "sweep" else name + suffix
 
 
@@ -264,7 +273,7 @@ def collapse_check(runs: pd.DataFrame, margin: float = 0.20) -> Table:
     known = runs.dropna(subset=["train_acc"]) if not runs.empty else runs
     records = {}
     if not known.empty:
-        order = ["main", "scratch", "norm", "sweep", "other"]
+        order = ["main", "scratch", "norm", "nopool", "sweep", "other"]
         known = known.assign(
             threshold=1.0 / known.num_classes + margin,
             label=[_group_label(r.method, r.variant, r.alpha) for r in known.itertuples()],

@@ -9,6 +9,8 @@ which experiment of the plan it belongs to, from the plan's naming convention an
 - ``norm``: ``distill.normalize`` other than ``none`` (Table 4), e.g. ``ds_norm_seed<k>``;
 - ``sweep``: ``<method>_alpha<α>_seed<k>`` (the α sweep);
 - ``scratch``: any other run with ``model.init: scratch`` (Table 3), e.g. ``ds_scratch_seed<k>``;
+- ``nopool``: any other run whose ``distill.layers`` leave out the pooled level (Table 2's optional
+  row "DS without the pooled level"), e.g. ``ds_nopool_seed<k>``;
 - ``other``: anything else (listed, used by no table).
 
 A fusion folder (``fusion_<a>+<b>_<average|attention>``) names its two streams in eval.json.
@@ -37,15 +39,19 @@ def _read(path: Path) -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def variant_of(name: str, method: str, seed: int, init: str, normalize: str) -> str:
-    """Which experiment a run belongs to (see the module docstring)."""
+def variant_of(
+    name: str, method: str, seed: int, init: str, normalize: str, layers: tuple[str, ...] = ("pool",)
+) -> str:
+    """Which experiment a run belongs to (see the module docstring); ``layers``: its distilled levels."""
     if name == f"{method}_seed{seed}":
         return "main"
     if normalize != "none":
         return "norm"
     if name.startswith(f"{method}_alpha"):
         return "sweep"
-    return "scratch" if init == "scratch" else "other"
+    if init == "scratch":
+        return "scratch"
+    return "nopool" if "pool" not in layers else "other"
 
 
 def final_train_accuracy(run_dir: str | os.PathLike) -> float:
@@ -90,7 +96,9 @@ def collect_runs(preset_dir: str | os.PathLike) -> pd.DataFrame:
                 "init": init,
                 "normalize": normalize,
                 "teacher_seed": cfg.teacher_seed,
-                "variant": variant_of(folder.name, cfg.method, cfg.seed, init, normalize),
+                "variant": variant_of(
+                    folder.name, cfg.method, cfg.seed, init, normalize, tuple(cfg.distill.layers)
+                ),
                 "video_top1": result.get("video_top1"),
                 "val_top1": result.get("val_video_top1"),
                 "clip_top1": result.get("clip_top1"),

@@ -33,14 +33,16 @@ def run_config(
     epochs: int | None = None,
     init: str | None = None,
     normalize: str | None = None,
+    layers: list[str] | None = None,
     name: str = "",
     out_dir: str = "runs",
     **overrides: Any,
 ) -> Config:
     """The Config notebook 03 trains: the preset plus the notebook's parameters.
 
-    ``alpha`` / ``epochs`` / ``init`` / ``normalize`` None keep the preset's value (``distill.alpha``,
-    ``optim.epochs``, ``model.init``, ``distill.normalize``); a value is checked like any override.
+    ``alpha`` / ``epochs`` / ``init`` / ``normalize`` / ``layers`` None keep the preset's value
+    (``distill.alpha``, ``optim.epochs``, ``model.init``, ``distill.normalize``, ``distill.layers``); a
+    value is checked like any override.
     """
     from dualaction_lib.config import load_config
 
@@ -50,6 +52,7 @@ def run_config(
         "optim.epochs": epochs,
         "model.init": init,
         "distill.normalize": normalize,
+        "distill.layers": layers,
     }
     values.update({key: value for key, value in chosen.items() if value is not None})
     return load_config(preset, **values)
