@@ -23,8 +23,10 @@
 # As in the paper, no network starts from random weights: the cpu preset's pretraining stage (the
 # Kinetics analogue, preset `cpu_source`) trains an RGB and a flow network on a larger, disjoint source
 # set; the teacher starts from the flow one, every student from the RGB one (`init: scratch` switches
-# this off for the init ablation). `normalize: step0` is an option beyond the paper: every distillation
-# term is rescaled so that it equals CE on the first batch, identically for MARS and DS.
+# this off for the init ablation). `normalize: step0` is an option beyond the paper: the summed
+# distillation term is rescaled so that it equals CE on the first batch, so MARS and DS start with the
+# same total distillation weight. `layers` chooses the levels DS distils (Table 2's optional row leaves
+# out the pooled one).
 #
 # The batch runner repeats this notebook for every method × seed of a plan, the pretraining runs, the
 # normalized and from-scratch variants and the α sweep.
@@ -39,6 +41,7 @@ seed: int = 0  # random seed of the run
 epochs: Optional[int] = None  # training epochs (None: the preset's value)
 init: Optional[str] = None  # scratch or pretrained (None: the preset's value)
 normalize: Optional[str] = None  # distillation terms: none (paper) or step0 (None: the preset's value)
+layers: Optional[list] = None  # DS feature levels, e.g. [layer1, layer2, layer3, layer4] (None: the preset's)
 name: str = ""  # run folder name; empty: <method>_seed<seed>
 out_dir: str = "runs"  # root folder of all runs; this run goes to <out_dir>/<preset>/<name>
 run_dir: str = ""  # show an existing run folder instead of training one (empty: train)
@@ -53,7 +56,7 @@ from dualaction_lib.study import runs
 from dualaction_lib.viz import notebook, widgets
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
-choices = {"alpha": alpha, "epochs": epochs, "init": init, "normalize": normalize}
+choices = {"alpha": alpha, "epochs": epochs, "init": init, "normalize": normalize, "layers": layers}
 cfg = runs.run_config(preset, method, seed, **choices, name=name, out_dir=out_dir)
 print(runs.describe(cfg))
 
@@ -95,7 +98,7 @@ widgets.show_view(
 # steers the student: at the paper's α = 50 the Gram term's gradient can drown CE, and a student that
 # cannot compute the teacher's motion features from RGB then matches only their mean and collapses to
 # one class (the collapse check of notebook 05 looks for it). With `normalize: step0` the weights include
-# the step-0 scale, so every term starts level with CE.
+# the step-0 scale, so the distillation terms together start level with CE.
 
 # %%
 fig = runs.balance_view(run)  # None for rgb and flow: CE is the whole loss
@@ -104,6 +107,23 @@ if fig is None:
 else:
     widgets.show_figure(
         fig, f"03_training/{run.name}_balance", interactive=interactive, figures_dir=figures_dir
+    )
+
+# %% [markdown]
+# ### Which level pulls
+# On the run's first batch the loop also measures every level of MAE and Gram (layer1 … layer4 and the
+# pooled vector): each level's part of its term and its share of the summed gradient norms of CE and all
+# levels (CE's share is the dashed line). The Gram matrix of the pooled vector is rank one and divided
+# only by C, so it can pull far harder than its size suggests; Table 2's optional row trains DS without
+# that level.
+
+# %%
+fig = runs.level_balance_view(run)  # None without multi-level terms (rgb, flow, mars)
+if fig is None:
+    print(f"{run.name}: no multi-level distillation terms")
+else:
+    widgets.show_figure(
+        fig, f"03_training/{run.name}_levels", interactive=interactive, figures_dir=figures_dir
     )
 
 # %% [markdown]

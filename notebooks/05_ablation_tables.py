@@ -24,9 +24,10 @@
 #   time) and fused with the RGB stream or its flow teacher, for MARS and DS, next to RGB, Flow (the
 #   teacher seeds) and RGB+Flow.
 # - **Table 2** — the ablation of the loss: MARS (CE + α·MSE, Eq. 1) → +MAE (Eq. 2) → +Gram (Eq. 3) →
-#   both (DS) → DS + Flow averaging → attention fusion, with the paired differences.
+#   both (DS) → DS + Flow averaging → attention fusion, with the paired differences; when the plan
+#   trained it, DS without the pooled level (`distill.layers` layer1–layer4).
 # - **Table 3** — starting from pretrained weights (the paper's regime) vs from scratch.
-# - **Table 4** — beyond the paper: each distillation term normalized to CE at step 0.
+# - **Table 4** — beyond the paper: the summed distillation term normalized to CE at step 0.
 # - The **collapse check** and the **α sweep**; then what the numbers say, written from them.
 
 # %% tags=["parameters"]
@@ -90,7 +91,8 @@ widgets.show_figure(plots.plot_table(table3), "05_table3", interactive=interacti
 # ## Table 4 — normalized loss terms (beyond the paper)
 # With the paper's formulas a distillation term's scale depends on the features (the Gram term grows
 # with the square of the activations), so one α weighs MARS and DS very differently. `step0` rescales
-# every term to equal CE on the first batch, identically for both methods: does the ranking survive?
+# the summed distillation term to equal CE on the first batch, so both methods start with the same total
+# distillation weight: does the ranking survive?
 
 # %%
 table4 = ablation.table4(runs)

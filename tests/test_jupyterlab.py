@@ -66,9 +66,9 @@ CASES = {
     ),
     # Gram matrices and feature maps (widgets), distances across the test set (static)
     "02_gram_matrices": Case(3, 2, "dropdown", {"seed": 1, "max_videos": 4}),
-    # learning curves (widget: smoothing), loss balance and confusion matrix (static); trains one smoke
-    # run live, from the smoke plan's pretraining run and teacher
-    "03_distillation_training": Case(3, 1, "slider", {"method": "ds", "seed": 1, "name": "ds_browser"}),
+    # learning curves (widget: smoothing), loss balance, per-level balance and confusion matrix (static);
+    # trains one smoke run live, from the smoke plan's pretraining run and teacher
+    "03_distillation_training": Case(4, 1, "slider", {"method": "ds", "seed": 1, "name": "ds_browser"}),
     # fusion accuracies (static), learned weights per stream pair (widget)
     "04_fusion_weights": Case(2, 1, "dropdown", {"seed": 1, "fusion_steps": 50}),
     # Table 1 (widget: fusion); Tables 2, 3 and 4 with their paired differences, the alpha sweep (static)

@@ -22,7 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 FIGURES = [
     "01_flow_pair", "01_flow_methods", "01_flow_timings", "01_flow_magnitudes", "01_flow_quantization",
     "02_gram_matrices", "02_feature_maps", "02_layer_distances",
-    "03_training/ds_seed1_curves", "03_training/ds_seed1_balance", "03_training/ds_seed1_confusion",
+    "03_training/ds_seed1_curves", "03_training/ds_seed1_balance", "03_training/ds_seed1_levels",
+    "03_training/ds_seed1_confusion",
     "03_training/mars_norm_seed1_balance", "03_training/flow_seed0_curves",
     "04_fusion_accuracy_seed1", "04_fusion_weights_seed1",
     "05_table1", "05_table2", "05_table3", "05_table4", "05_alpha_sweep",
@@ -34,6 +35,7 @@ VIEWS = {  # figures each notebook shows: one image per view (as the browser tes
     "05_ablation_tables": 5,
 }  # fmt: skip
 CE_ONLY = {"rgb", "flow"}  # notebook 03 of these shows no loss balance (no distillation terms)
+MULTI_LEVEL = {"ds", "ds_mae", "ds_gram"}  # notebook 03 of these also shows the per-level balance
 
 pytestmark = pytest.mark.slow
 
@@ -158,7 +160,8 @@ def test_batch_notebooks_hold_static_figures_only(smoke: dict) -> None:
         mimes = {m for o in outputs for m in o.get("data", {})}
         assert WIDGET_MIME not in mimes, result.job.output.name
         images = sum("image/png" in o.get("data", {}) for o in outputs)
-        expected = VIEWS[result.job.notebook.stem] - (result.job.parameters.get("method") in CE_ONLY)
+        method = result.job.parameters.get("method")
+        expected = VIEWS[result.job.notebook.stem] - (method in CE_ONLY) + (method in MULTI_LEVEL)
         assert images == expected, f"{result.job.output.name}: {images} figures"
         shown_twice = [o for o in outputs if "<Figure" in str(o.get("data", {}).get("text/plain", ""))]
         assert not shown_twice, f"{result.job.output.name}: a Figure returned as a cell result"

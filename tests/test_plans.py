@@ -13,6 +13,7 @@ import pytest
 
 from dualaction_lib import figures_job, workbook
 from dualaction_lib.config import load_config
+from dualaction_lib.study import runs
 
 ROOT = Path(__file__).resolve().parent.parent
 PLANS = ("cpu", "smoke")
@@ -24,14 +25,12 @@ def _jobs(plan: str) -> list[workbook.Job]:
 
 
 def _config(job: workbook.Job):
+    """The Config notebook 03 trains for this job (the notebook's own ``runs.run_config`` call)."""
     p = job.parameters
-    values = {"method": p["method"], "seed": p["seed"], "name": p.get("name", ""), "out_dir": p["out_dir"]}
-    chosen = {
-        "distill.alpha": p.get("alpha"),
-        "model.init": p.get("init"),
-        "distill.normalize": p.get("normalize"),
-    }
-    return load_config(p["preset"], **values, **{k: v for k, v in chosen.items() if v is not None})
+    chosen = {k: p.get(k) for k in ("alpha", "epochs", "init", "normalize", "layers")}
+    return runs.run_config(
+        p["preset"], p["method"], p["seed"], **chosen, name=p.get("name", ""), out_dir=p["out_dir"]
+    )
 
 
 def _waits_for(jobs: list[workbook.Job], step: str) -> set[str]:
@@ -95,7 +94,12 @@ def test_every_teacher_seed_and_every_experiment_is_planned(plan: str) -> None:
     assert {job.parameters["seed"] for job in by_step["fusion"]} == student_seeds
     assert by_step["gram_matrices"][0].parameters["seed"] in student_seeds
     tables = by_step["tables"][0]
-    assert set(tables.needs) == {"students", "normalized", "scratch", "alpha_sweep", "fusion"}
+    optional = {"nopool"} if plan == "cpu" else set()  # Table 2's optional row: the cpu plan trains it
+    assert set(tables.needs) == {"students", "normalized", "scratch", "alpha_sweep", "fusion"} | optional
+    if plan == "cpu":
+        nopool = by_step["nopool"]
+        assert {job.parameters["seed"] for job in nopool} <= student_seeds and len(nopool) >= 3
+        assert all("pool" not in _config(job).distill.layers for job in nopool)
 
 
 @pytest.mark.parametrize("plan", PLANS)
