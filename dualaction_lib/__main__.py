@@ -20,14 +20,14 @@ from dualaction_lib.errors import (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from dualaction_lib import figures_job, workbook
+    from dualaction_lib import figures_job, plan_runs
     from dualaction_lib.data import cli as data_cli
     from dualaction_lib.engine import cli as engine_cli
 
     parser = ArgumentParser(prog="python -m dualaction_lib", description=__doc__)
     add_common_options(parser)
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (data_cli, engine_cli, workbook, figures_job):
+    for module in (data_cli, engine_cli, plan_runs, figures_job):
         module.register(subparsers)  # each adds its parsers with set_defaults(func=handler)
     for sub in subparsers.choices.values():
         add_common_options(sub, top=False)

@@ -142,7 +142,9 @@ ALLOWED = {
     },
     "workbook": {"io", "errors", "locks", "threads"},
     "figures_job": {"workbook", "config", "engine", "io", "errors"},
-    "__main__": {"data", "engine", "workbook", "figures_job", "errors"},
+    # what a plan's jobs train (estimate, SLURM tasks): the runner's hooks, outside the runner
+    "plan_runs": {"workbook", "study", "engine", "io", "errors"},
+    "__main__": {"data", "engine", "workbook", "figures_job", "plan_runs", "errors"},
 }
 
 

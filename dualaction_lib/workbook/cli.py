@@ -27,11 +27,24 @@ from dualaction_lib.workbook.execute import KERNEL, Result, exit_code, run_plan,
 
 def _run_workbook(args: argparse.Namespace) -> int:
     start = time.perf_counter()
+    planner = getattr(args, "planner", None)  # knows which jobs train what; None: a bare runner
+    overrides = parse_sets(args.set)
+    wants = {"--estimate-only": args.estimate_only, "--executor slurm": args.executor == "slurm"}
+    missing = [flag for flag, wanted in wants.items() if wanted and planner is None]
+    if missing:
+        raise UsageError(
+            f"{missing[0]}: use `python -m dualaction_lib workbook`, which knows what jobs train"
+        )
+    if planner is not None and not args.no_estimate:
+        print(planner.estimate(args.plan, args.root, overrides, args.only), flush=True)
+        if args.estimate_only:
+            return 0
+    remote = planner.remote(args.plan, args.root, overrides) if args.executor == "slurm" else None
     try:
         results = run_plan(
-            args.plan, args.root, only=args.only, overrides=parse_sets(args.set), force=args.force,
+            args.plan, args.root, only=args.only, overrides=overrides, force=args.force,
             dry_run=args.dry_run, kernel=args.kernel, timeout=args.timeout, jobs=args.jobs,
-            progress=getattr(args, "progress", None),
+            progress=getattr(args, "progress", None), remote=remote,
         )  # fmt: skip
     except KeyboardInterrupt as stop:  # Ctrl-C / SIGTERM: the table of what ran, then the one-line error
         if hasattr(stop, "results"):
@@ -85,12 +98,20 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=int, default=None, help="per-cell timeout in seconds")
 
 
-def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add the ``workbook`` sub-command to the CLI."""
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``workbook`` sub-command to the CLI; returns its parser (a caller may set a ``planner``)."""
     wb = subparsers.add_parser("workbook", help="execute a plan of notebooks with papermill")
     add_plan_arguments(wb)
     wb.add_argument("--dry-run", action="store_true", help="list the jobs without running them")
-    wb.set_defaults(func=_run_workbook)
+    wb.add_argument(
+        "--executor", choices=("local", "slurm"), default="local",
+        help="where training runs: local (default) or one SLURM job per run (the plan's slurm: section)",
+    )  # fmt: skip
+    estimate = wb.add_mutually_exclusive_group()
+    estimate.add_argument("--estimate-only", action="store_true", help="print the GPU-hours estimate, stop")
+    estimate.add_argument("--no-estimate", action="store_true", help="start without the GPU-hours estimate")
+    wb.set_defaults(func=_run_workbook, planner=None)
+    return wb
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -172,6 +172,7 @@ def run_plan(
     timeout: int | None = None,
     jobs: int | None = None,
     progress: bool | None = None,
+    remote: Callable[[Job], str | None] | None = None,
     log=print,
 ) -> list[Result]:
     """Execute a plan; one Result per job, in plan order.
@@ -180,6 +181,9 @@ def run_plan(
     every step it ``needs`` has finished, so independent steps overlap. With one worker, plan order.
     The notebook folders are locked while it runs (:mod:`dualaction_lib.workbook.guard`). SIGINT / SIGTERM
     stop the running notebooks; then it raises KeyboardInterrupt / Terminated carrying ``results``.
+    ``remote(job)`` (e.g. the SLURM executor, :mod:`dualaction_lib.workbook.slurm`) runs first for every
+    job started: it does the job's heavy part elsewhere and returns None, or a one-line reason it failed
+    (the job then fails without running its notebook).
     """
     root = Path(root).resolve() if root is not None else project_root()
     plan = load_plan(plan_path)
@@ -204,6 +208,14 @@ def run_plan(
     def run(job: Job) -> Result:
         if guard is None or not guard.stopping:
             log(f"{tags[id(job)]} running ...", flush=True)
+        if remote is not None:
+            start = time.perf_counter()
+            failure = remote(job)
+            if failure:
+                seconds = time.perf_counter() - start
+                job.output.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write_json(job.status_path, _status(job, "failed", seconds, failure))
+                return Result(job, "failed", seconds, failure)
         return execute_job(job, root, kernel, timeout, guard)
 
     with (
