@@ -36,7 +36,9 @@ def _run(root: Path, name: str, method: str, seed: int, top1: float, *, alpha: f
     distill = {"alpha": alpha, "normalize": normalize, "teacher_seeds": 3}
     if layers is not None:
         distill["layers"] = list(layers)
-    config = {"method": method, "seed": seed, "model": {"init": init}, "distill": distill}
+    source = {"pretrained": "auto", "source_preset": "src"} if init == "pretrained" else {}
+    model = {"init": init, **source}  # a pretrained run names its source
+    config = {"method": method, "seed": seed, "model": model, "distill": distill}
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     result = {"video_top1": top1, "val_video_top1": top1 - 0.05, "num_classes": 4, "num_videos": 40}
     (run / "eval.json").write_text(json.dumps(result))
