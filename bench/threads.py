@@ -6,8 +6,8 @@
 The policy is read when a process first imports torch, so every measurement runs in a fresh subprocess,
 one with the policy unset and one with PASSIVE, back to back; the order alternates between rounds (AB, BA,
 …) so that drifting load from other processes hits both alike. Each subprocess is a single process with
-the cores to itself, as a single ``prepare --workers 1`` or a single train is (docs/architecture.md,
-"Threads"):
+the cores to itself, as a single ``prepare --data.prepare_workers 1`` or a single train is
+(docs/architecture.md, "Threads"):
 
 - extraction: torch TV-L1 (one batch of ``--pairs`` pairs, as extraction solves a video's pairs) and OpenCV's
   TV-L1 on the same pairs (real frames warped by a known smooth flow, ``make_gt_pairs``), each frame size,

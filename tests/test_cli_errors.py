@@ -189,6 +189,12 @@ CASES = [
         2,
         ["--rounding is now --data.flow_rounding"],
     ),
+    (
+        "prepare-old-workers-flag",
+        lambda c: ["prepare", "--dataset", "folder", "--root", "r", "--out", "o", "--workers", "4"],
+        2,
+        ["--workers is now --data.prepare_workers"],
+    ),
     ("train-bad-seed", lambda c: ["train", "--seed", "one"], 2, ["--seed", "'one'"]),
     ("train-stray-word", lambda c: ["train", "--preset", "smoke", "stray"], 2, ["stray", "--key value"]),
     (

@@ -145,7 +145,7 @@ def test_cli_prepare_synthetic_then_load_a_batch(tmp_path):
         str(tmp_path / "fr"),
     ]
     args += ["--num-classes", "2", "--train-per-class", "2", "--test-per-class", "1", "--num-frames", "8"]
-    args += ["--frame-size", "32", "--workers", "2", "--no-progress"]
+    args += ["--frame-size", "32", "--data.prepare_workers", "2", "--no-progress"]
     assert main(args) == 0
     assert json.loads((tmp_path / "raw/spec.json").read_text())["frame_size"] == [32, 32]
     train, test = build_datasets(

@@ -266,7 +266,17 @@ def test_prepare_refuses_bad_split_files_in_one_line(raw, tmp_path, breakage, ca
 def test_prepare_refuses_another_bound_in_one_line(raw, copy, capsys):
     from dualaction_lib.__main__ import main
 
-    args = ["prepare", "--dataset", "ucf101", "--root", str(raw), "--out", str(copy), "--short-side", "0"]
+    args = [
+        "prepare",
+        "--dataset",
+        "ucf101",
+        "--root",
+        str(raw),
+        "--out",
+        str(copy),
+        "--data.short_side",
+        "0",
+    ]
     code = main([*args, "--data.flow_bound", "30", "--no-progress"])
     lines = capsys.readouterr().err.splitlines()
     assert code != 0 and len(lines) == 1 and str(copy) in lines[0], lines

@@ -60,7 +60,7 @@ def run(*argv: str) -> subprocess.CompletedProcess:
 def test_prepare_killed_then_rerun_writes_the_same_jpegs(tmp_path: Path):
     spec = ["--num-classes", "3", "--train-per-class", "3", "--test-per-class", "1", "--num-frames", "10"]
     common = ["--dataset", "synthetic", "--root", str(tmp_path / "raw"), *spec, "--frame-size", "40"]
-    common += ["--workers", "2", "--no-progress"]
+    common += ["--data.prepare_workers", "2", "--no-progress"]
     run("prepare", *common, "--out", str(tmp_path / "full"))
     killed = tmp_path / "killed"
     proc = start("prepare", *common, "--out", str(killed))

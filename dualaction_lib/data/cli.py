@@ -44,22 +44,26 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "prepare",
         help="extract JPEG frames and TV-L1 flow from videos (and generate the synthetic benchmark)",
-        description="Decode videos with OpenCV at --fps, resize the short side, write JPEG frames and "
+        description="Decode videos with OpenCV at --data.fps, resize the short side, write JPEG frames and "
         "TV-L1 flow JPEGs (clipped to +-bound, mapped to 0..255) to --out, with the split files in "
-        "<out>/splits. Resumable (per-video .done.json), parallel (--workers), shardable (--shard i/n).",
+        "<out>/splits. Resumable (per-video .done.json), parallel (--data.prepare_workers), shardable "
+        "(--shard i/n). Options that set a config key are spelled as the key.",
     )
     p.add_argument("--dataset", required=True, choices=get_args(PrepareDataset))
     p.add_argument("--root", required=True, help="videos (+ splits); for synthetic: generated here if absent")
     p.add_argument("--out", required=True, help="output frames root (<out>/<class>/<video>/...)")
     p.add_argument("--splits", default=None, help="split folder (default: <root>/splits, ...)")
-    p.add_argument("--fps", type=float, default=25.0, help="target frame rate; 0 keeps every frame (25)")
+    # Settings that are config keys take the key's name, so a preset's data section reads the same.
     p.add_argument(
-        "--short-side",
+        "--data.fps", dest="fps", type=float, default=25.0, help="target frame rate; 0 keeps every frame (25)"
+    )
+    p.add_argument(
+        "--data.short_side",
+        dest="short_side",
         type=int,
         default=None,
         help="resize the short side to this; 0 keeps the size (default 256; synthetic: native size)",
     )
-    # Settings that are config keys take the key's name, so a preset's data section reads the same.
     p.add_argument(
         "--data.flow_backend", dest="flow_backend", choices=get_args(FlowBackend), default="opencv"
     )
@@ -79,10 +83,14 @@ def register(subparsers) -> None:
         help="flow -> uint8: round (default, unbiased) or truncate (MARS's files)",
     )
     for old, new in (("--bound", "--data.flow_bound"), ("--rounding", "--data.flow_rounding"),
-                     ("--flow-backend", "--data.flow_backend")):  # fmt: skip
+                     ("--flow-backend", "--data.flow_backend"),
+                     ("--fps", "--data.fps"), ("--short-side", "--data.short_side"),
+                     ("--workers", "--data.prepare_workers")):  # fmt: skip
         p.add_argument(old, action=_Renamed, const=new, help=argparse.SUPPRESS)
     p.add_argument("--naming", choices=get_args(Naming), default="mars")
-    p.add_argument("--workers", type=int, default=2, help="parallel processes (videos)")
+    p.add_argument(
+        "--data.prepare_workers", dest="workers", type=int, default=2, help="parallel processes (videos)"
+    )
     p.add_argument("--shard", type=_shard, default=(0, 1), help="process shard i of n (0-based), e.g. 1/4")
     p.add_argument("--jpeg-quality", type=int, default=95)
     g = p.add_argument_group("synthetic benchmark (--dataset synthetic)")
