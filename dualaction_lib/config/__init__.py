@@ -48,20 +48,18 @@ def load_config(preset: str | os.PathLike = "cpu", overrides: dict | None = None
     return build(merged)
 
 
-def list_presets() -> list[str]:
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
-
-
-def list_recipes() -> list[str]:
-    return sorted(p.stem for p in RECIPE_DIR.glob("*.yaml"))
+def list_presets(folder: Path = CONFIG_DIR) -> list[str]:
+    """The presets' names (the recipes' with ``RECIPE_DIR``)."""
+    return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
 def read_layered(name: str | os.PathLike, folder: Path, kind: str, seen: tuple = ()) -> dict[str, Any]:
     """A preset or recipe file merged over the chain of files its ``base`` keys name."""
     path = Path(name) if Path(name).suffix in (".yaml", ".yml") else folder / f"{name}.yaml"
     if not path.exists():
-        available = sorted(p.stem for p in folder.glob("*.yaml"))
-        raise ConfigError(f"{kind}: no {kind} {str(name)!r} ({path} missing); available: {available}")
+        raise ConfigError(
+            f"{kind}: no {kind} {str(name)!r} ({path} missing); available: {list_presets(folder)}"
+        )
     data = read_yaml(path, ConfigError) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a {kind} must hold a mapping of config keys, found {type(data).__name__}")

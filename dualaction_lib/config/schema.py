@@ -27,8 +27,7 @@ FREEFORM_KEYS = ("options", "synthetic", "flow_params", "method_overrides")
 
 
 class ConfigError(UsageError, ValueError):
-    """A config key is unknown, or its value has the wrong type or is out of range; the message names the
-    dotted key (or the file) first. The CLI prints it as one line and exits with code 2."""
+    """A config key is unknown or its value not allowed: one line naming the key (or file) first; exit 2."""
 
 
 class Section(BaseModel):
@@ -111,9 +110,7 @@ class ModelConfig(Section):
     @model_validator(mode="after")
     def _checkpoint_named(self) -> ModelConfig:
         if self.init == "pretrained" and not self.pretrained:
-            raise ValueError(
-                "model.pretrained: model.init is pretrained but no checkpoint (or 'auto') is given"
-            )
+            raise ValueError("model.pretrained: model.init is pretrained but names no checkpoint (or 'auto')")
         if self.pretrained == "auto" and not self.source_preset:
             raise ValueError("model.source_preset: model.pretrained is 'auto' but no source preset is named")
         return self
@@ -138,10 +135,8 @@ class OptimConfig(Section):
     @model_validator(mode="after")
     def _nesterov_needs_momentum(self) -> OptimConfig:
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
-            momentum, dampening = self.momentum, self.dampening
-            raise ValueError(
-                f"optim.nesterov: needs momentum > 0 and dampening 0, got {momentum=}, {dampening=}"
-            )
+            m, d = self.momentum, self.dampening
+            raise ValueError(f"optim.nesterov: needs momentum > 0 and dampening 0 (got {m} and {d})")
         return self
 
 
