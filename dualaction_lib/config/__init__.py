@@ -124,15 +124,10 @@ def _nest(flat: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in flat.items():
         *parents, leaf = str(key).split(".")
-        node = out
-        for part in parents:
-            node = node.setdefault(part, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"{key}: {part!r} is not a section")
-        if isinstance(value, dict) and isinstance(node.get(leaf), dict):
-            _deep_update(node[leaf], _nest(value))
-        else:
-            node[leaf] = _nest(value) if isinstance(value, dict) and leaf not in FREEFORM_KEYS else value
+        node = {leaf: _nest(value) if isinstance(value, dict) and leaf not in FREEFORM_KEYS else value}
+        for part in reversed(parents):
+            node = {part: node}
+        _deep_update(out, node)
     return out
 
 
