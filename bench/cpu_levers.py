@@ -123,10 +123,10 @@ def time_loader(preset: str, epochs: int = 3) -> dict[str, dict]:
         ("0 workers, cache", 0, True),
     ):
         cfg = load_config(preset, method="ds", **{"data.num_workers": workers, "data.cache": cache})
-        bundle = edata.build_train_data(cfg, setup_runtime("cpu", "off"))
+        loader = edata.train_loader(edata.open_run_data(cfg), cfg, setup_runtime("cpu", "off"))
         t0, clips = time.perf_counter(), 0
         for _ in range(epochs):
-            clips += sum(batch["rgb"].shape[0] for batch in bundle.train_loader)
+            clips += sum(batch["rgb"].shape[0] for batch in loader)
         seconds = time.perf_counter() - t0
         out[name] = {"clips_per_s": round(clips / seconds, 1), "epoch_s": round(seconds / epochs, 3)}
     return out

@@ -28,7 +28,8 @@ from torch.utils.data import DataLoader, RandomSampler
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dualaction_lib.data.datasets import VideoDataset  # noqa: E402
+from dualaction_lib.data.check import usable_videos  # noqa: E402
+from dualaction_lib.data.datasets import ClipOptions, VideoDataset  # noqa: E402
 from dualaction_lib.data.layouts import MARS, VideoEntry  # noqa: E402
 from dualaction_lib.data.synthetic import CLASSES, SyntheticSpec, render_video  # noqa: E402
 from dualaction_lib.data.synthetic.scene import periodic_noise  # noqa: E402
@@ -90,9 +91,9 @@ def bench_loader(args) -> list[dict]:
         rows = []
         for modality in ("rgb", "flow", "rgb+flow"):
             for resize in args.resize:
-                ds = VideoDataset(
-                    root, entries, modality, clip_len=args.clip_len, crop_size=args.crop, resize=resize
-                )
+                records, _ = usable_videos(root, entries, modality)
+                options = ClipOptions(clip_len=args.clip_len, crop_size=args.crop, resize=resize)
+                ds = VideoDataset(records, modality, "train", options)
                 for workers in args.workers:
                     result = measure(ds, workers, args.clips, args.batch_size)
                     rows.append({"modality": modality, "resize": resize, "workers": workers, **result})

@@ -14,7 +14,6 @@ import torch
 from torch.utils.data import Dataset
 
 from dualaction_lib.config import load_config
-from dualaction_lib.data.check import CheckResult
 from dualaction_lib.engine import data as edata
 
 NUM_CLASSES, T, S = 4, 4, 32
@@ -61,20 +60,28 @@ class FakeVideos(Dataset):
         return item
 
 
-def fake_entries(cfg) -> tuple[list[Entry], list[Entry], list[str]]:
+def fake_open_data(d, modality: str, *, test, distill: bool = False, warn: bool = True) -> edata.RunData:
+    """``engine.data.open_data`` on 16 training and 8 test videos, every one usable."""
     train_e = [Entry(f"c{i % NUM_CLASSES}/v{i}", i % NUM_CLASSES, "train") for i in range(16)]
     test_e = [Entry(f"c{i % NUM_CLASSES}/t{i}", i % NUM_CLASSES, "test") for i in range(8)]
-    return train_e, test_e, [f"c{i}" for i in range(NUM_CLASSES)]
+    train_e, val_e = edata.validation_split(train_e, d.val_fraction)
+    return edata.RunData(
+        classes=[f"c{i}" for i in range(NUM_CLASSES)],
+        listed={"train": 16, "test": 8},
+        left_out={"train": [], "test": []},
+        train=FakeVideos(train_e, "rgb+flow" if distill else modality, "train"),
+        test=FakeVideos(test_e, modality, "test"),
+        val=FakeVideos(val_e, modality, "test") if val_e else None,
+        train_scores=FakeVideos(train_e, modality, "test") if test.train_scores else None,
+        where="split 1 of the fake data",
+        frames_root=Path("fake"),
+    )
 
 
 @pytest.fixture
 def fake_data(monkeypatch):
     monkeypatch.setattr(edata, "ensure_prepared", lambda cfg: None)
-    monkeypatch.setattr(edata, "load_entries", fake_entries)
-    monkeypatch.setattr(edata, "check_entries", lambda cfg, videos: CheckResult(Path("."), len(videos)))
-    monkeypatch.setattr(
-        edata, "make_dataset", lambda cfg, entries, modality, mode: FakeVideos(entries, modality, mode)
-    )
+    monkeypatch.setattr(edata, "open_data", fake_open_data)
 
 
 def smoke(tmp_path: Path, **kw):

@@ -1,7 +1,9 @@
-"""VideoDataset: exact RGB/flow alignment, test protocols, DataLoader workers, bad frame folders."""
+"""VideoDataset on checked records: exact RGB/flow alignment, paired RGB clips, test protocols, DataLoader
+workers; the data check's verdict on bad frame folders."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import cv2
@@ -11,13 +13,15 @@ import torch
 from torch.utils.data import DataLoader
 
 from dualaction_lib.data import (
+    ClipOptions,
     FrameReadError,
     VideoDataset,
     VideoEntry,
     average_clip_scores,
     collate_videos,
+    usable_videos,
 )
-from dualaction_lib.data.check import DataWarning
+from dualaction_lib.data.check import DataCheckError, DataWarning, refuse_left_out, warn_left_out
 from dualaction_lib.data.layouts import MMACTION2, MMACTION2_FROM_1, get_naming
 from dualaction_lib.data.transforms import ACTIVITYNET_MEAN
 
@@ -48,6 +52,19 @@ def write_video(
     return folder
 
 
+def dataset(root, entries, modality, mode="train", level="fast", **options) -> VideoDataset:
+    """The dataset of the entries the data check finds usable (the others are left out)."""
+    records, _ = usable_videos(root, entries, modality, level)
+    return VideoDataset(records, modality, mode, ClipOptions(**options))
+
+
+def verdict(root, modality="rgb+flow") -> list[str]:
+    """The data check's problems with the one video Cls/v_a (empty: usable)."""
+    records, result = usable_videos(root, [VideoEntry("Cls/v_a", 0, "train")], modality)
+    assert len(records) == 1 - len(result.left_out)
+    return [p for item in result.left_out for p in item.problems]
+
+
 def decode(sample: dict) -> tuple[np.ndarray, bool]:
     """Positions (T,) of an rgb+flow train sample, checking alignment; returns (positions, flipped)."""
     rgb = sample["rgb"].numpy() + np.asarray(ACTIVITYNET_MEAN, np.float32)[:, None, None, None]
@@ -66,8 +83,8 @@ def decode(sample: dict) -> tuple[np.ndarray, bool]:
 @pytest.mark.parametrize("naming", ["mars", "mmaction2"])
 def test_train_clips_are_aligned(tmp_path, naming):
     write_video(tmp_path, "Cls/v_a", 12, naming)
-    ds = VideoDataset(tmp_path, [VideoEntry("Cls/v_a", 3, "train")], "rgb+flow", clip_len=4, crop_size=32)
-    assert ds.naming.name == naming and ds.video_ids == ["Cls/v_a"]
+    ds = dataset(tmp_path, [VideoEntry("Cls/v_a", 3, "train")], "rgb+flow", clip_len=4, crop_size=32)
+    assert ds.records[0].naming.name == naming and ds.video_ids == ["Cls/v_a"]
     starts, flips = set(), set()
     for _ in range(60):
         sample = ds[0]
@@ -82,27 +99,45 @@ def test_train_clips_are_aligned(tmp_path, naming):
 
 def test_rgb_only_uses_all_frames_and_loops(tmp_path):
     write_video(tmp_path, "Cls/v_a", 3, flows=0)
-    ds = VideoDataset(tmp_path, [VideoEntry("Cls/v_a", 0, "train")], "rgb", clip_len=7, crop_size=32)
+    ds = dataset(tmp_path, [VideoEntry("Cls/v_a", 0, "train")], "rgb", clip_len=7, crop_size=32)
     rgb = ds[0]["rgb"].numpy()[0] + ACTIVITYNET_MEAN[0]
     assert np.rint((rgb.mean(axis=(1, 2)) - 10) / 8).astype(int).tolist() == [0, 1, 2, 0, 1, 2, 0]
     assert set(ds[0]) == {"rgb", "label", "index"}
 
 
+def test_rgb_training_clips_pair_with_the_distilled_students(tmp_path):
+    """With flow in the folder, RGB clips start at the N-1 flow-aligned positions, and under one torch
+    seed an RGB dataset draws exactly the RGB clips (frames, crop, flip) of an rgb+flow dataset."""
+    write_video(tmp_path, "Cls/v_a", 6)  # 5 flow positions, T = 4: starts 0 or 1 (RGB alone: also 2)
+    entries = [VideoEntry("Cls/v_a", 0, "train")]
+    rgb = dataset(tmp_path, entries, "rgb", clip_len=4, crop_size=32)
+    both = dataset(tmp_path, entries, "rgb+flow", clip_len=4, crop_size=32)
+    starts = set()
+    for seed in range(40):
+        torch.manual_seed(seed)
+        alone = rgb[0]["rgb"]
+        torch.manual_seed(seed)
+        paired = both[0]
+        assert torch.equal(alone, paired["rgb"])
+        starts.add(int(decode(paired)[0][0]))
+    assert starts == {0, 1}
+
+
 def test_test_protocols(tmp_path):
     write_video(tmp_path, "Cls/v_a", 12)  # 11 flow positions
     entries = [VideoEntry("Cls/v_a", 1, "test")]
-    mars = VideoDataset(tmp_path, entries, "rgb+flow", clip_len=4, mode="test", crop_size=32, short_side=32)
+    mars = dataset(tmp_path, entries, "rgb+flow", "test", clip_len=4, crop_size=32, short_side=32)
     sample = mars[0]
     assert sample["rgb"].shape == (2, 3, 4, 32, 32) and sample["flow"].shape == (2, 2, 4, 32, 32)
     for k in range(2):
         positions, flipped = decode({"rgb": sample["rgb"][k], "flow": sample["flow"][k]})
         assert positions.tolist() == list(range(4 * k, 4 * k + 4)) and not flipped
-    multi = VideoDataset(
+    multi = dataset(
         tmp_path,
         entries,
         "flow",
+        "test",
         clip_len=4,
-        mode="test",
         protocol="multiclip",
         num_clips=5,
         crops=3,
@@ -127,7 +162,7 @@ def _loader_samples(ds, workers: int) -> list[torch.Tensor]:
 def test_dataloader_workers_draw_different_and_reproducible_clips(tmp_path):
     write_video(tmp_path, "Cls/v_a", 30, flows=0)
     entries = [VideoEntry("Cls/v_a", 0, "train")] * 8
-    ds = VideoDataset(tmp_path, entries, "rgb", clip_len=2, crop_size=16)
+    ds = dataset(tmp_path, entries, "rgb", clip_len=2, crop_size=16)
     torch.manual_seed(0)
     first = _loader_samples(ds, 2)
     # Worker 0 serves items 0, 2, 4, 6 and worker 1 items 1, 3, 5, 7: equal seeds would pair them up.
@@ -142,17 +177,19 @@ def test_dataloader_workers_draw_different_and_reproducible_clips(tmp_path):
 # --------------------------------------------------------------------------- bad input
 
 
-def _ds(root, modality="rgb+flow", **kw):
-    return VideoDataset(root, [VideoEntry("Cls/v_a", 0, "train")], modality, clip_len=4, crop_size=32, **kw)
+def _ds(root, modality="rgb+flow", level="fast"):
+    return dataset(root, [VideoEntry("Cls/v_a", 0, "train")], modality, level=level, clip_len=4, crop_size=32)
 
 
-def test_truncated_jpeg_names_the_file(tmp_path):
+def test_truncated_jpeg_is_left_out_by_the_check_and_named_by_the_reader(tmp_path):
     folder = write_video(tmp_path, "Cls/v_a", 5)
     for name in ("00001.jpg", "00002.jpg", "00003.jpg", "00004.jpg"):
         data = (folder / name).read_bytes()
         (folder / name).write_bytes(data[: len(data) // 2])
+    assert verdict(tmp_path)[0] == f"{folder / '00001.jpg'}: truncated JPEG (no end-of-image marker)"
+    assert len(_ds(tmp_path)) == 0
     with pytest.raises(FrameReadError, match=r"truncated JPEG .*0000[1-4]\.jpg"):
-        _ds(tmp_path)[0]
+        _ds(tmp_path, level="off")[0]  # folders only: the reader still refuses the file
 
 
 def test_undecodable_and_missing_files_name_the_file(tmp_path):
@@ -171,41 +208,45 @@ def test_undecodable_and_missing_files_name_the_file(tmp_path):
 def test_gap_in_frame_numbers_is_named(tmp_path):
     folder = write_video(tmp_path, "Cls/v_a", 6)
     (folder / "00003.jpg").unlink()
-    with pytest.raises(FrameReadError, match="index 00003 is missing"):
-        _ds(tmp_path)
+    assert verdict(tmp_path) == [f"{folder}: frame file with index 00003 is missing"]
 
 
 @pytest.mark.parametrize(
-    ("frames", "flows", "message"), [(6, 4, "6 frames but 4 flows"), (4, 4, "4 frames but 4")]
+    ("frames", "flows", "message"), [(6, 4, "6 frames but 4 flows"), (4, 4, "4 frames but 4 flows")]
 )
 def test_frame_flow_count_mismatch(tmp_path, frames, flows, message):
-    write_video(tmp_path, "Cls/v_a", frames, flows=flows)
-    with pytest.raises(ValueError, match=message):
-        _ds(tmp_path)
-    assert len(_ds(tmp_path, modality="rgb")) == 1  # RGB alone does not need the flows
+    folder = write_video(tmp_path, "Cls/v_a", frames, flows=flows)
+    assert verdict(tmp_path) == [f"{folder}: {message}; N frames need N-1 flows"]
+    assert verdict(tmp_path, "rgb") == [] and len(_ds(tmp_path, "rgb")) == 1  # RGB alone: no flows needed
 
 
 def test_too_few_frames(tmp_path):
-    write_video(tmp_path, "Cls/v_a", 1)
-    with pytest.raises(ValueError, match="at least 2"):
-        _ds(tmp_path, modality="flow")
+    folder = write_video(tmp_path, "Cls/v_a", 1)
+    assert verdict(tmp_path, "flow") == [f"{folder}: 1 frame(s); at least 2 are needed to have a flow"]
 
 
-def test_missing_video_folder_is_left_out_with_one_warning(tmp_path):
+def test_missing_video_folder_is_left_out_with_one_warning_or_refused(tmp_path):
     write_video(tmp_path, "Cls/v_a", 6)
     entries = [VideoEntry("Cls/v_a", 0, "train"), VideoEntry("Cls/v_gone", 0, "train")]
-    with pytest.warns(
-        DataWarning, match=r"^1 of 2 listed videos left out \(1 without a frame folder\)"
-    ) as seen:
-        ds = VideoDataset(tmp_path, entries, "rgb")
+    records, result = usable_videos(tmp_path, entries, "rgb")
+    assert [r.video_id for r in records] == ["Cls/v_a"] and [i.kind for i in result.left_out] == ["missing"]
+    warned = r"^1 of 2 listed videos left out \(1 without a frame folder\)"
+    with pytest.warns(DataWarning, match=warned) as seen:
+        warn_left_out(result.left_out, len(entries), tmp_path)
     assert len(seen) == 1
-    assert ds.video_ids == ["Cls/v_a"] and ds.missing == ["Cls/v_gone"]
-    assert ds.left_out[0].kind == "missing"
-    with pytest.raises(
-        FrameReadError, match=r"video 'Cls/v_gone' cannot be read \(no frame folder .*v_gone\)"
-    ) as err:
-        VideoDataset(tmp_path, entries, "rgb", missing="error")
+    refused = r"^1 of 2 listed videos are unusable: .*v_gone: missing frame"
+    with pytest.raises(DataCheckError, match=refused) as err:
+        refuse_left_out(result.left_out, len(entries), tmp_path)
     assert "\n" not in str(err.value)
+
+
+def test_clip_options_refuse_unknown_choices(tmp_path):
+    with pytest.raises(ValueError, match=r"^resize must be one of \('linear', 'pil_bilinear'\), got 'cu"):
+        ClipOptions(resize="cubic")
+    with pytest.raises(ValueError, match=r"^crop_size 64 exceeds short_side 32$"):
+        ClipOptions(crop_size=64, short_side=32)
+    with pytest.raises(ValueError, match=r"^mode must be one of \('train', 'test'\), got 'eval'$"):
+        VideoDataset([], "rgb", "eval")
 
 
 @pytest.mark.parametrize(
@@ -216,8 +257,8 @@ def test_img_folders_of_either_base_give_the_same_clips(tmp_path, naming):
     mmaction2's start_index=1 (img_00001.jpg first): the base is detected and recorded per folder."""
     write_video(tmp_path, "Cls/v_a", 6, naming)
     entries = [VideoEntry("Cls/v_a", 0, "test")]
-    ds = VideoDataset(tmp_path, entries, "rgb+flow", clip_len=5, mode="test", crop_size=32, short_side=32)
-    assert ds.naming == naming and ds.records[0].naming.start == naming.start
+    ds = dataset(tmp_path, entries, "rgb+flow", "test", clip_len=5, crop_size=32, short_side=32)
+    assert ds.records[0].naming == naming
     sample = ds[0]
     positions, _ = decode({"rgb": sample["rgb"][0], "flow": sample["flow"][0]})
     assert positions.tolist() == [0, 1, 2, 3, 4]
@@ -227,5 +268,5 @@ def test_a_folder_mixing_bases_is_refused(tmp_path):
     folder = write_video(tmp_path, "Cls/v_a", 6, MMACTION2_FROM_1)
     (folder / "flow_x_00005.jpg").unlink()
     (folder / "flow_x_00000.jpg").write_bytes((folder / "flow_x_00001.jpg").read_bytes())
-    with pytest.raises(ValueError, match=r"v_a: file indices start at different numbers .*flow-x at 00000"):
-        _ds(tmp_path)
+    (problem,) = verdict(tmp_path)
+    assert re.search(r"v_a: file indices start at different numbers .*flow-x at 00000", problem)

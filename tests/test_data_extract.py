@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from tiny_data import IDS, TINY
+from tiny_data import IDS, TINY, checked_splits
 from torch.utils.data import DataLoader
 
-from dualaction_lib.data import build_datasets, collate_videos, detect_naming
+from dualaction_lib.data import collate_videos, detect_naming
 from dualaction_lib.data.extract import ExtractSettings, prepare, read_marker, shard_items
 from dualaction_lib.data.layouts import MMACTION2, load_index
 from dualaction_lib.data.synthetic import make_synthetic, write_video
@@ -148,10 +148,9 @@ def test_cli_prepare_synthetic_then_load_a_batch(tmp_path):
     args += ["--frame-size", "32", "--data.prepare_workers", "2", "--no-progress"]
     assert main(args) == 0
     assert json.loads((tmp_path / "raw/spec.json").read_text())["frame_size"] == [32, 32]
-    train, test = build_datasets(
-        tmp_path / "fr", modality="rgb+flow", clip_len=4, crop_size=28, short_side=32
-    )
-    assert (len(train), len(test), train.classes) == (4, 2, ["TranslateLeft", "TranslateRight"])
+    train, test, _ = checked_splits(tmp_path / "fr", "rgb+flow", clip_len=4, crop_size=28, short_side=32)
+    assert (len(train), len(test)) == (4, 2)
+    assert load_index("ucf101", tmp_path / "fr/splits", 1)[1] == ["TranslateLeft", "TranslateRight"]
     torch.manual_seed(0)
     batch = next(iter(DataLoader(train, batch_size=4, shuffle=True, num_workers=2)))
     assert batch["rgb"].shape == (4, 3, 4, 28, 28) and batch["flow"].shape == (4, 2, 4, 28, 28)

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tiny_data import IDS, TINY
+from tiny_data import IDS, TINY, checked_splits
 
-from dualaction_lib.data import DataWarning, FrameReadError, build_datasets
-from dualaction_lib.data.check import check_videos, listed_videos
+from dualaction_lib.data import DataWarning
+from dualaction_lib.data.check import DataCheckError, check_videos, listed_videos, refuse_left_out
 from dualaction_lib.data.extract import ExtractSettings, prepare, read_marker
 from dualaction_lib.data.prepared import SettingsMismatchError
 from dualaction_lib.data.synthetic import make_synthetic, write_video
@@ -75,15 +75,15 @@ def test_videos_prepare_skipped_are_left_out_with_one_warning(with_bad_videos):
     assert IDS[0] in (out / "splits" / "testlist01.txt").read_text()  # still listed: the splits are copied
     pattern = r"^3 of 6 listed videos left out \(3 skipped by prepare\); see .*prepare_report\.json$"
     with pytest.warns(DataWarning, match=pattern) as seen:
-        train, test = build_datasets(out, modality="rgb+flow", clip_len=4, crop_size=28, short_side=32)
+        train, test, result = checked_splits(out, "rgb+flow", clip_len=4, crop_size=28, short_side=32)
     assert len(seen) == 1
     assert (len(train), len(test)) == (3, 0)  # g01 videos are the test split: both were bad
-    assert sorted(train.missing + test.missing) == [IDS[0], IDS[3], IDS[5]]
-    assert {item.kind for item in train.left_out + test.left_out} == {"skipped"}
+    assert sorted(result.left_out_ids()) == [IDS[0], IDS[3], IDS[5]]
+    assert {item.kind for item in result.left_out} == {"skipped"}
     assert train[0]["rgb"].shape == (3, 4, 28, 28)  # what is left loads
-    strict = r"video '.*' cannot be read \(skipped by prepare: .*\); see .*prepare_report\.json, or pass"
-    with pytest.raises(FrameReadError, match=strict) as err:
-        build_datasets(out, modality="rgb", clip_len=4, crop_size=28, short_side=32, missing="error")
+    strict = r"^3 of 6 listed videos are unusable: .*: skipped by prepare: .*; run `python -m dualaction_lib"
+    with pytest.raises(DataCheckError, match=strict) as err:
+        refuse_left_out(result.left_out, 6, out)  # data.missing: error
     assert "\n" not in str(err.value)
 
 
@@ -288,5 +288,5 @@ def test_loaders_refuse_another_flow_bound_in_one_line(copy):
         r"extracted with flow bound 20\.0, the data set is read with 30\.0; set data\.flow_bound to 20\.0"
     )
     with pytest.raises(ValueError, match=pattern) as err:
-        build_datasets(copy, modality="flow", clip_len=4, crop_size=28, short_side=32, bound=30.0)
+        checked_splits(copy, "flow", bound=30.0, clip_len=4, crop_size=28, short_side=32)
     assert "\n" not in str(err.value)

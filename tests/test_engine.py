@@ -252,7 +252,7 @@ def test_fuse_average_and_attention(tmp_path, fake_data):
     res = json.loads((att / "eval.json").read_text())
     assert 0 <= res["video_top1"] <= 1 and res["num_videos"] == 8 and res["fit_on"] == "val"
     val_ids = torch.load(a / "scores.pt", weights_only=True)["val"]["video_ids"]
-    trained = {e.video_id for e in edata.select_videos(smoke(tmp_path, method="rgb", **held_out)).train}
+    trained = set(edata.open_run_data(smoke(tmp_path, method="rgb", **held_out)).train.video_ids)
     assert val_ids and not trained & set(val_ids)
     payload = torch.load(att / "fusion.pt", weights_only=True)
     assert payload["weights"].shape == (8, 2) and torch.allclose(payload["weights"].sum(1), torch.ones(8))

@@ -115,7 +115,7 @@ def test_the_frame_cache_changes_speed_not_samples(ds_run, smoke_dirs):
     samples = []
     for cache in (False, True):
         cfg = load_config("smoke", method="ds", **smoke_dirs, **{"data.cache": cache})
-        ds = edata.make_dataset(cfg, edata.select_videos(cfg).train, "rgb+flow", "train")
+        ds = edata.open_run_data(cfg).train  # rgb+flow training clips
         torch.manual_seed(3)
         samples.append([ds[i] for i in (0, 1, 0)])  # the second read of video 0 comes from the cache
     for plain, cached in zip(*samples, strict=True):

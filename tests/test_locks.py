@@ -220,7 +220,6 @@ def test_deterministic_sets_pytorchs_switches_before_cuda_and_restores_them(monk
         raise RuntimeError("stop here")
 
     monkeypatch.setattr(train_module.D, "setup_runtime", setup_runtime)
-    monkeypatch.setattr(train_module.edata, "check_crop_size", lambda cfg: None)
     from dualaction_lib.config import load_config
 
     with pytest.raises(RuntimeError, match="stop here"):

@@ -176,10 +176,9 @@ def test_flip_after_pil_bilinear_gives_mars_values(clip):
 def test_the_engines_datasets_resize_with_data_resize(roots, tmp_path):
     samples = {}
     for resize in transforms.RESIZES:
-        cfg = smoke(tmp_path, roots["round"], "round", **{"data.resize": resize})
-        train_entries, _, _ = edata.load_entries(cfg)
-        ds = edata.make_dataset(cfg, train_entries, "rgb+flow", "test")  # 40 px frames, 32 px crops
-        assert ds.resize == resize
+        cfg = smoke(tmp_path, roots["round"], "round", **{"data.resize": resize, "data.val_fraction": 0.0})
+        ds = edata.open_data(cfg.data, "rgb+flow", test=cfg.eval).test  # 40 px frames, 32 px crops
+        assert ds.options.resize == resize
         samples[resize] = ds[0]
     for key in ("rgb", "flow"):
         a, b = samples["linear"][key], samples["pil_bilinear"][key]

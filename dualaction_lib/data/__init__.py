@@ -1,7 +1,9 @@
 """Data: split layouts, extraction (frames + TV-L1 flow), clips, transforms, datasets, synthetic benchmark.
 
->>> from dualaction_lib.data import build_datasets, collate_videos
->>> train_ds, test_ds = build_datasets("data/synthetic/frames", modality="rgb+flow", clip_len=16)
+>>> from dualaction_lib.data import ClipOptions, VideoDataset, load_index, usable_videos
+>>> entries, classes = load_index("ucf101", "data/synthetic/frames/splits", 1)
+>>> records, check = usable_videos("data/synthetic/frames", entries, "rgb+flow")
+>>> train_ds = VideoDataset(records, "rgb+flow", "train", ClipOptions(clip_len=16))
 
 Names are imported lazily, so extraction workers (``data.extract``) never import torch.
 """
@@ -13,11 +15,13 @@ import importlib
 _EXPORTS = {
     "DataCheckError": "check",
     "DataWarning": "check",
+    "VideoRecord": "check",
     "check_videos": "check",
-    "FrameReadError": "datasets",
+    "usable_videos": "check",
+    "ClipOptions": "datasets",
+    "FrameReadError": "folders",
     "VideoDataset": "datasets",
     "average_clip_scores": "datasets",
-    "build_datasets": "datasets",
     "collate_videos": "datasets",
     "read_jpeg": "datasets",
     "FrameNaming": "layouts",

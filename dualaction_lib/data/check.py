@@ -10,6 +10,8 @@ work, so a damaged file is found in seconds, not after the epochs. Levels:
 
 A video that is not usable is *left out* with a kind: ``skipped`` (prepare skipped it; its report says
 why), ``missing`` (no folder), ``unfinished`` (prepare's folder without a done marker) or ``damaged``.
+The check is the only judge of usability: datasets read the :class:`VideoRecord` of the usable videos
+(:func:`usable_videos`, or :meth:`CheckResult.records`) and never scan a folder themselves.
 """
 
 from __future__ import annotations
@@ -63,6 +65,18 @@ class LeftOut:
         return {"video_id": self.video_id, "kind": self.kind, "reason": self.reason}
 
 
+@dataclass(frozen=True)
+class VideoRecord:
+    """A usable video: what a dataset needs to read its clips."""
+
+    video_id: str
+    label: int
+    folder: Path
+    num_frames: int
+    num_flows: int
+    naming: layouts.FrameNaming  # this folder's naming and first index
+
+
 @dataclass
 class CheckResult:
     frames_root: Path
@@ -71,6 +85,15 @@ class CheckResult:
     seconds: float = 0.0
     left_out: list[LeftOut] = field(default_factory=list)
     partial: list[str] = field(default_factory=list)  # usable, but the stream ended early (see report)
+    usable: dict[str, folders.VideoFolder] = field(default_factory=dict)  # video id -> its folder
+
+    def records(self, entries: Iterable) -> list[VideoRecord]:
+        """The usable videos among ``entries`` (anything with ``video_id`` and ``label``), in order."""
+        return [
+            VideoRecord(e.video_id, e.label, v.path, v.frames, v.flows, v.naming)
+            for e in entries
+            if (v := self.usable.get(e.video_id)) is not None
+        ]
 
     @property
     def problems(self) -> list[LeftOut]:
@@ -138,7 +161,9 @@ def check_folder(
         return LeftOut(video_id, "unfinished", [f"{folder}: {hint}"]), video, 0
     rgb, flow = _needs(modality, video)
     problems = []
-    if flow and video.flows != video.frames - 1:
+    if flow and video.frames < 2:
+        problems.append(f"{folder}: {video.frames} frame(s); at least 2 are needed to have a flow")
+    elif flow and video.flows != video.frames - 1:
         problems.append(f"{folder}: {video.frames} frames but {video.flows} flows; N frames need N-1 flows")
     if rgb and video.frames < 1:
         problems.append(f"{folder}: no frame files")
@@ -171,8 +196,14 @@ def _beyond_marker(folder: Path, names: set[str], video: folders.VideoFolder) ->
     return out
 
 
-def check_videos(frames_root, videos: Iterable[tuple[str, str | None]], level: str = "fast") -> CheckResult:
-    """Check ``(video_id, modality)`` pairs of ``frames_root`` (modality None: what each folder declares)."""
+def check_videos(
+    frames_root, videos: Iterable[tuple[str, str | None]], level: str = "fast", bound: float | None = None
+) -> CheckResult:
+    """Check ``(video_id, modality)`` pairs of ``frames_root`` (modality None: what each folder declares).
+
+    ``bound``: the flow bound the caller reads with; a folder whose done marker records another one is
+    refused for the whole run (every folder of a prepare shares it), naming the folder and both values.
+    """
     if level not in LEVELS:
         raise ValueError(f"check level must be one of {LEVELS}, got {level!r}")
     root = Path(frames_root)
@@ -195,14 +226,36 @@ def check_videos(frames_root, videos: Iterable[tuple[str, str | None]], level: s
                 item = LeftOut(video_id, "missing", [f"{folder}: missing frame folder"])
             result.left_out.append(item)
             continue
-        problem, video, verified = check_folder(video_id, folder, _union(modalities), level, from_prepare)
+        modality = _union(modalities)
+        problem, video, verified = check_folder(video_id, folder, modality, level, from_prepare)
         result.files += verified
         if problem is not None:
             result.left_out.append(problem)
-        elif video.marker and video.marker.get("partial"):
+            continue
+        if bound is not None and "flow" in (modality or "flow"):
+            _check_bound(video, bound)
+        result.usable[video_id] = video
+        if video.marker and video.marker.get("partial"):
             result.partial.append(video_id)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def usable_videos(
+    frames_root, entries: list, modality: str, level: str = "fast", bound: float | None = None
+) -> tuple[list[VideoRecord], CheckResult]:
+    """(records of the usable ``entries``, the check's result) for one modality, e.g. a dataset's."""
+    result = check_videos(frames_root, [(e.video_id, modality) for e in entries], level, bound)
+    return result.records(entries), result
+
+
+def _check_bound(video: folders.VideoFolder, bound: float) -> None:
+    if video.marker is not None and float(video.marker["bound"]) != float(bound):
+        found = video.marker["bound"]
+        raise ValueError(
+            f"{video.path} was extracted with flow bound {found}, the data set is read with {bound}; "
+            f"set data.flow_bound to {found} or re-extract with prepare --data.flow_bound {bound}"
+        )
 
 
 def _union(modalities: set) -> str | None:

@@ -1,4 +1,4 @@
-"""``VideoDataset``: RGB, flow or aligned RGB+flow clips from extracted JPEG folders.
+"""``VideoDataset``: RGB, flow or aligned RGB+flow clips of checked video folders.
 
 Sample (train): ``{"rgb": (3, T, S, S), "flow": (2, T, S, S), "label": int, "index": int}`` float32, only
 the requested modalities. Test: clip tensors get a leading clip axis ``(K, C, T, S, S)`` -- every
@@ -6,9 +6,8 @@ non-overlapping T-clip at the centre crop ("mars") or ``num_clips * crops`` view
 Test samples have different K: batch them with :func:`collate_videos` (concatenates clips and adds
 ``"num_clips"``) and average with :func:`average_clip_scores`, or use ``batch_size=1``.
 
-Listed videos that cannot be read -- skipped by prepare (its report says why), without a folder, or
-with an unfinished extraction -- are left out with one :class:`~dualaction_lib.data.check.DataWarning`
-(``missing="skip"``, the default) or refused (``missing="error"``); ``left_out`` lists them.
+A dataset reads the :class:`~dualaction_lib.data.check.VideoRecord` of videos the data check found usable
+(:func:`dualaction_lib.data.check.usable_videos`); it does not scan folders or judge them itself.
 
 Randomness comes from torch's global generator, which DataLoader seeds per worker (base seed + worker id),
 so workers draw different crops and runs are reproducible under ``torch.manual_seed``.
@@ -25,13 +24,16 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from dualaction_lib.choices import Missing, Modality, Protocol
+from dualaction_lib.choices import Modality, Protocol
 
-from . import clips, layouts, prepared, transforms
-from .check import LeftOut, one_line, warn_left_out
-from .folders import FrameReadError, scan_video
+from . import clips, transforms
+from .check import VideoRecord
+from .folders import FrameReadError
 
 MODALITIES: tuple[str, ...] = get_args(Modality)
+MODES = ("train", "test")
+
+__all__ = ["ClipOptions", "VideoDataset", "VideoRecord", "average_clip_scores", "collate_videos"]
 
 
 def read_jpeg(path: Path, color: bool) -> np.ndarray:
@@ -53,109 +55,67 @@ def read_jpeg(path: Path, color: bool) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class VideoRecord:
-    video_id: str
-    label: int
-    folder: Path
-    num_frames: int
-    num_flows: int
-    naming: layouts.FrameNaming  # this folder's naming and first index
+class ClipOptions:
+    """How clips are cut, cropped and normalized (the engine fills it from ``data`` and ``eval``).
+
+    resize: how crops are resized to crop_size, "linear" (OpenCV) or "pil_bilinear" (PIL's antialiased
+        bilinear, as MARS); see :mod:`dualaction_lib.data.transforms`.
+    short_side: test-time short side before cropping (default crop_size = MARS's protocol); training
+        crops are ``scale * short side`` of the stored frames, resized to crop_size.
+    cache: keep every decoded JPEG in memory (per process) so later epochs skip decoding. For small data
+        sets read in the main process (num_workers 0): the cpu preset's 480 videos take ~55 MB.
+    """
+
+    clip_len: int = 16
+    crop_size: int = 112
+    short_side: int | None = None
+    protocol: str = "mars"
+    num_clips: int = 10
+    crops: int = 3
+    norm: str = "mars"
+    scales: tuple[float, ...] = transforms.MARS_SCALES
+    flip: bool = True
+    resize: str = "linear"
+    cache: bool = False
+
+    def __post_init__(self) -> None:
+        _check_choice("protocol", self.protocol, get_args(Protocol))
+        _check_choice("norm", self.norm, transforms.NORMS)
+        _check_choice("resize", self.resize, transforms.RESIZES)
+        object.__setattr__(self, "scales", tuple(self.scales))
+        if self.crop_size > self.test_short_side:
+            raise ValueError(f"crop_size {self.crop_size} exceeds short_side {self.test_short_side}")
+
+    @property
+    def test_short_side(self) -> int:
+        return self.short_side or self.crop_size
+
+
+def train_positions(record: VideoRecord, modality: str) -> int:
+    """Clip positions a training clip starts from: the N-1 flow-aligned ones whenever the folder has flow.
+
+    RGB alone could use all N frames, but then an RGB student would draw other clips than a distilled
+    student (rgb+flow) of the same seed; on the N-1 positions both draw the same clips and crops.
+    """
+    if modality == "rgb" and not 0 < record.num_flows == record.num_frames - 1:
+        return clips.num_positions(record.num_frames, None, "rgb")  # frames only: no flow to align with
+    return clips.num_positions(record.num_frames, record.num_flows, "rgb+flow")
 
 
 class VideoDataset(Dataset):
     def __init__(
         self,
-        frames_root,
-        entries: list[layouts.VideoEntry],
+        records: list[VideoRecord],
         modality: str = "rgb",
-        clip_len: int = 16,
         mode: str = "train",
-        protocol: str = "mars",
-        num_clips: int = 10,
-        crops: int = 3,
-        crop_size: int = 112,
-        norm: str = "mars",
-        scales=transforms.MARS_SCALES,
-        flip: bool = True,
-        bound: float = 20.0,
-        resize: str = "linear",
-        short_side: int | None = None,
-        naming: str | layouts.FrameNaming | None = None,
-        classes: list[str] | None = None,
-        missing: str = "skip",
-        warn: bool = True,
-        cache: bool = False,
+        options: ClipOptions | None = None,
     ) -> None:
-        """Clips of ``entries`` from ``frames_root/<video_id>/``.
-
-        resize: how crops are resized to crop_size, "linear" (OpenCV) or "pil_bilinear" (PIL's antialiased
-            bilinear, as MARS); see :mod:`dualaction_lib.data.transforms`.
-        short_side: test-time short side before cropping (default crop_size = MARS's protocol);
-            training crops are ``scale * short side`` of the stored frames, resized to crop_size.
-        naming: "mars" | "mmaction2" | None (detected from frames_root; an ambiguous root is an error).
-            Each folder's first index (0 or 1 for img_/flow_x_) is detected on its own.
-        missing: "skip" (default) leaves out entries that cannot be read (skipped by prepare, no
-            folder, unfinished extraction), listed in ``self.left_out``; "error" refuses them.
-        warn: one DataWarning when entries are left out (build_datasets warns once for both sets).
-        cache: keep every decoded JPEG in memory (per process) so later epochs skip decoding. For small
-            data sets read in the main process (num_workers 0): the cpu preset's 480 videos take ~55 MB.
-        """
+        """Clips of checked ``records`` (:func:`dualaction_lib.data.check.usable_videos`)."""
         _check_choice("modality", modality, MODALITIES)
-        _check_choice("mode", mode, ("train", "test"))
-        _check_choice("protocol", protocol, get_args(Protocol))
-        _check_choice("norm", norm, transforms.NORMS)
-        _check_choice("resize", resize, transforms.RESIZES)
-        _check_choice("missing", missing, get_args(Missing))
-        self.frames_root = Path(frames_root)
-        self.naming = layouts.get_naming(naming) if naming else layouts.detect_naming(self.frames_root)
-        self.modality, self.clip_len, self.mode, self.protocol = modality, clip_len, mode, protocol
-        self.num_clips, self.crops, self.crop_size, self.norm = num_clips, crops, crop_size, norm
-        self.scales, self.flip, self.bound, self.resize = tuple(scales), flip, float(bound), resize
-        self.short_side = short_side or crop_size
-        if crop_size > self.short_side:
-            raise ValueError(f"crop_size {crop_size} exceeds short_side {self.short_side}")
-        self.classes = list(classes) if classes is not None else None
-        self.records, self.left_out = self._scan(entries, missing)
-        self._decoded: dict[Path, np.ndarray] | None = {} if cache else None
-        if warn:
-            warn_left_out(self.left_out, len(entries), self.frames_root)
-
-    def _scan(self, entries, missing: str) -> tuple[list[VideoRecord], list[LeftOut]]:
-        skipped = prepared.skipped_by_prepare(self.frames_root)
-        from_prepare = prepared.is_prepare_output(self.frames_root)
-        records, left_out = [], []
-        for entry in entries:
-            folder = self.frames_root / entry.video_id
-            video = scan_video(folder, self.naming, self.bound) if folder.is_dir() else None
-            if video is None and entry.video_id in skipped:
-                why = LeftOut(
-                    entry.video_id, "skipped", [f"skipped by prepare: {one_line(skipped[entry.video_id])}"]
-                )
-            elif video is None:
-                why = LeftOut(entry.video_id, "missing", [f"no frame folder {folder}"])
-            elif video.marker is None and from_prepare:
-                why = LeftOut(entry.video_id, "unfinished", [f"{folder} has no {prepared.DONE_MARKER}"])
-            else:
-                try:
-                    clips.num_positions(video.frames, video.flows, self.modality)
-                except ValueError as err:
-                    raise ValueError(f"{folder}: {err}") from None
-                records.append(
-                    VideoRecord(entry.video_id, entry.label, folder, video.frames, video.flows, video.naming)
-                )
-                continue
-            if missing == "error":
-                raise FrameReadError(
-                    f"video {entry.video_id!r} cannot be read ({why.reason}); "
-                    f"{prepared.report_hint(self.frames_root)}, or pass missing='skip' to leave it out"
-                )
-            left_out.append(why)
-        return records, left_out
-
-    @property
-    def missing(self) -> list[str]:
-        """Ids of the left-out entries."""
-        return [item.video_id for item in self.left_out]
+        _check_choice("mode", mode, MODES)
+        self.records, self.modality, self.mode = list(records), modality, mode
+        self.options = options or ClipOptions()
+        self._decoded: dict[Path, np.ndarray] | None = {} if self.options.cache else None
 
     @property
     def video_ids(self) -> list[str]:
@@ -203,26 +163,27 @@ class VideoDataset(Dataset):
         return np.random.default_rng(torch.randint(0, 2**62, (2,)).tolist())
 
     def __getitem__(self, index: int) -> dict:
-        record = self.records[index]
-        n = clips.num_positions(record.num_frames, record.num_flows, self.modality)
+        record, o = self.records[index], self.options
         sample: dict = {"label": record.label, "index": index}
         if self.mode == "train":
             rng = self._rng()
-            data = self._load(record, clips.train_clip(n, self.clip_len, rng))  # (T, H, W, C)
+            n = train_positions(record, self.modality)
+            data = self._load(record, clips.train_clip(n, o.clip_len, rng))  # (T, H, W, C)
             height, width = next(iter(data.values())).shape[1:3]
-            box = transforms.sample_train_box(height, width, self.scales, rng, self.flip)
+            box = transforms.sample_train_box(height, width, o.scales, rng, o.flip)
             for key, clip in data.items():
                 sample[key] = torch.from_numpy(self._finish(key, clip, box))
             return sample
-        if self.protocol == "mars":
-            positions, crops = clips.mars_test_clips(n, self.clip_len), 1
+        n = clips.num_positions(record.num_frames, record.num_flows, self.modality)
+        if o.protocol == "mars":
+            positions, crops = clips.mars_test_clips(n, o.clip_len), 1
         else:
-            positions, crops = clips.multiclip_test_clips(n, self.clip_len, self.num_clips), self.crops
+            positions, crops = clips.multiclip_test_clips(n, o.clip_len, o.num_clips), o.crops
         views: dict[str, list[np.ndarray]] = {}
         for row in positions:  # clip by clip: peak memory is one clip of full-size frames
             data = self._load(record, row)  # (T, H, W, C)
             height, width = next(iter(data.values())).shape[1:3]
-            boxes = transforms.test_boxes(height, width, self.crop_size, self.short_side, crops)
+            boxes = transforms.test_boxes(height, width, o.crop_size, o.test_short_side, crops)
             for key, clip in data.items():
                 views.setdefault(key, []).extend(self._finish(key, clip, box) for box in boxes)
         for key, stack in views.items():
@@ -231,10 +192,11 @@ class VideoDataset(Dataset):
 
     def _finish(self, key: str, clip: np.ndarray, box: transforms.CropBox) -> np.ndarray:
         """(T, H, W, C) uint8 -> (C, T, S, S) float32: crop, resize, flip, normalize."""
-        patch = transforms.crop_resize(clip, box, self.crop_size, flow=key == "flow", resize=self.resize)
+        o = self.options
+        patch = transforms.crop_resize(clip, box, o.crop_size, flow=key == "flow", resize=o.resize)
         if key == "flow":
-            return transforms.normalize_flow(patch, self.norm)
-        return transforms.normalize_rgb(patch, self.norm)
+            return transforms.normalize_flow(patch, o.norm)
+        return transforms.normalize_rgb(patch, o.norm)
 
 
 def _check_choice(name: str, value, allowed) -> None:
@@ -263,30 +225,3 @@ def collate_videos(batch: list[dict]) -> dict:
 def average_clip_scores(scores: torch.Tensor, num_clips: torch.Tensor) -> torch.Tensor:
     """(sum K, C) clip scores -> (B, C) per-video means (MARS averages raw logits)."""
     return torch.stack([chunk.mean(0) for chunk in torch.split(scores, num_clips.tolist())])
-
-
-def build_datasets(
-    frames_root,
-    split: int = 1,
-    modality: str = "rgb",
-    clip_len: int = 16,
-    crop_size: int = 112,
-    dataset: str = "auto",
-    **kwargs,
-) -> tuple[VideoDataset, VideoDataset]:
-    """(train, test) datasets from ``<frames_root>/splits`` (UCF-101 or HMDB-51 format, detected).
-
-    kwargs go to both datasets (norm, scales, flip, bound, resize, short_side, protocol, num_clips, crops,
-    naming, missing). Left-out videos of both give one DataWarning.
-    """
-    frames_root = Path(frames_root)
-    entries, classes = layouts.load_index(dataset, frames_root / "splits", split)
-    common = dict(modality=modality, clip_len=clip_len, crop_size=crop_size, classes=classes, **kwargs)
-    train = VideoDataset(
-        frames_root, [e for e in entries if e.split == "train"], mode="train", warn=False, **common
-    )
-    test = VideoDataset(
-        frames_root, [e for e in entries if e.split == "test"], mode="test", warn=False, **common
-    )
-    warn_left_out(train.left_out + test.left_out, len(entries), frames_root)
-    return train, test

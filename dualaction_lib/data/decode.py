@@ -90,8 +90,3 @@ class DecodedVideo:
                     want = next(targets)
         finally:
             cap.release()
-
-
-def decode_frames(path: Path, fps: float | None, short_side: int | None) -> Iterator[np.ndarray]:
-    """Yield BGR uint8 frames of ``path`` at ``fps`` with the short side resized to ``short_side``."""
-    yield from DecodedVideo(path, fps, short_side)

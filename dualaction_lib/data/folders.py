@@ -47,24 +47,12 @@ def count_indexed(names, pattern, start: int, folder: Path, kind: str) -> int:
     return len(found)
 
 
-def scan_video(
-    folder: Path, naming: layouts.FrameNaming | None = None, bound: float | None = None
-) -> VideoFolder:
-    """The naming, base and counts of one video folder, from its done marker or by listing it.
-
-    ``naming`` (optional) is the naming the caller expects; ``bound`` the flow bound it reads with.
-    A folder that disagrees with either is refused, naming the folder.
-    """
+def scan_video(folder: Path) -> VideoFolder:
+    """The naming, base and counts of one video folder, from its done marker or by listing it."""
     folder = Path(folder)
     marker = read_marker(folder)
     if marker is not None:
         found = layouts.get_naming(marker["naming"], marker.get("start"))  # no "start": older markers
-        if bound is not None and float(marker["bound"]) != float(bound):
-            raise ValueError(
-                f"{folder} was extracted with flow bound {marker['bound']}, the data set is read with "
-                f"{bound}; set data.flow_bound to {marker['bound']} or re-extract with prepare "
-                f"--data.flow_bound {bound}"
-            )
         frames, flows = int(marker["frames"]), int(marker["flows"])
     else:
         names = os.listdir(folder)
@@ -75,6 +63,4 @@ def scan_video(
         if flow_x != flow_y:
             raise ValueError(f"{folder}: {flow_x} flow-x files but {flow_y} flow-y files")
         flows = flow_x
-    if naming is not None and found.name != naming.name:
-        raise ValueError(f"{folder} uses {found.name} naming, the data set expects {naming.name}")
     return VideoFolder(folder, found, frames, flows, marker)

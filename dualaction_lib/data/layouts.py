@@ -257,7 +257,7 @@ def get_naming(name: str | FrameNaming, start: int | None = None) -> FrameNaming
     return MMACTION2_FROM_1 if naming.name == "mmaction2" else dataclasses.replace(naming, start=start)
 
 
-def _first_frame_folder(frames_dir: Path, max_depth: int = 3) -> Path:
+def first_frame_folder(frames_dir: Path, max_depth: int = 3) -> Path:
     """``frames_dir`` itself if it holds JPEGs, else the first (sorted) descendant folder that does."""
     level = [frames_dir]
     for _ in range(max_depth + 1):
@@ -321,5 +321,5 @@ def detect_naming(frames_dir) -> FrameNaming:
     frames_dir = Path(frames_dir)
     if not frames_dir.is_dir():
         raise FileNotFoundError(f"frames folder not found: {frames_dir}")
-    folder = _first_frame_folder(frames_dir)
+    folder = first_frame_folder(frames_dir)
     return naming_of_files([p.name for p in folder.glob("*.jpg")], folder)

@@ -1,16 +1,19 @@
-"""The engine's view of the data package: prepare on first use, datasets and loaders per method.
+"""The engine's door to the data: prepare on first use, then one call opens a run's datasets.
 
-Distillation methods train on ``rgb+flow`` (the student sees RGB, the teacher the aligned flow of the same
-clip) and are tested on RGB only; ``flow`` trains and tests on flow, ``rgb`` on RGB.
+:func:`open_data` reads the split index once, runs the data check once (``data.check`` is the only judge
+of which videos are usable) and builds every dataset of a run from the checked records;
+:func:`train_loader` batches the training set. Distillation methods train on ``rgb+flow`` (the student sees
+RGB, the teacher the aligned flow of the same clip) and are tested on RGB only; ``flow`` trains and tests
+on flow, ``rgb`` on RGB.
 
-Before any work the data check (``data.check``) verifies every file the run reads. Listed videos that
-cannot be read are left out with one warning (``data.missing: skip``) or refused (``error``); the
-selection counts them for eval.json.
+Listed videos that cannot be read are left out with one warning (``data.missing: skip``) or refused
+(``error``); :class:`RunData` counts them for eval.json.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import sys
 import zlib
@@ -21,25 +24,35 @@ from typing import Any
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from dualaction_lib.config import Config, ConfigError
-from dualaction_lib.data.check import CheckResult
+from dualaction_lib.config import Config, ConfigError, DataConfig, EvalConfig
+from dualaction_lib.data.check import VideoRecord
 from dualaction_lib.data.synthetic import SpecError, SyntheticSpec
+from dualaction_lib.errors import UserError
 
 
 @dataclass
-class Selection:
-    """The listed videos a run uses, and those it leaves out (per split: "train", "test").
+class RunData:
+    """Every dataset of a run, from one read of the split index and one data check.
 
-    ``val`` are training videos held out as the validation split (``data.val_fraction``): never trained
-    on, scored for fusion fitting and hyperparameter choice.
+    ``train`` draws training clips (``rgb+flow`` for distillation); ``test``, ``val`` and ``train_scores``
+    score whole videos in the test modality. ``val`` are training videos held out as the validation split
+    (``data.val_fraction``): never trained on, scored for fusion fitting and hyperparameter choice.
+    ``listed`` and ``left_out`` count the split files' videos per split ("train", "test").
     """
 
-    train: list[Any]
-    test: list[Any]
     classes: list[str]
     listed: dict[str, int]
     left_out: dict[str, list[dict]]  # {video_id, kind, reason}
-    val: list[Any] = dataclasses.field(default_factory=list)
+    train: Dataset
+    test: Dataset
+    val: Dataset | None
+    train_scores: Dataset | None
+    where: str  # "split 1 of <frames_root>/splits", for messages
+    frames_root: Path
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
 
 
 _UCF_GROUP = re.compile(r"_g(\d+)_c\d+$")  # v_<Class>_g08_c01: group 8 (one actor/scene in UCF-101)
@@ -65,33 +78,9 @@ def validation_split(entries: list[Any], fraction: float) -> tuple[list[Any], li
     return [e for e in entries if not held_out(e.video_id)], val
 
 
-@dataclass
-class TrainData:
-    train_loader: DataLoader
-    sampler: DistributedSampler
-    test_ds: Dataset
-    val_ds: Dataset | None
-    train_eval_ds: Dataset | None
-    classes: list[str]
-    selection: Selection
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes)
-
-
-@dataclass
-class EvalData:
-    test_ds: Dataset
-    val_ds: Dataset | None
-    train_eval_ds: Dataset | None
-    classes: list[str]
-    selection: Selection
-
-
-def index_format(cfg: Config) -> str:
+def index_format(d: DataConfig) -> str:
     """Split-file format: the synthetic benchmark is written in the UCF-101 layout."""
-    return "ucf101" if cfg.data.dataset == "synthetic" else cfg.data.dataset
+    return "ucf101" if d.dataset == "synthetic" else d.dataset
 
 
 def is_prepared(frames_root: Path) -> bool:
@@ -100,15 +89,35 @@ def is_prepared(frames_root: Path) -> bool:
 
 
 def ensure_prepared(cfg: Config) -> None:
-    """Generate + extract the synthetic benchmark when missing (one call gets a fresh user going).
-
-    Prepared data must have been extracted with ``data.flow_rounding`` (:func:`check_flow_rounding`).
-    """
+    """Generate + extract the synthetic benchmark when missing (one call gets a fresh user going), then
+    check that the prepared frames agree with the config (:func:`check_prepared`)."""
     d = cfg.data
     frames = Path(d.frames_root)
-    if is_prepared(frames):
-        check_flow_rounding(cfg)
+    if not is_prepared(frames):
+        _prepare_synthetic(cfg)
+    check_prepared(cfg)
+
+
+def check_prepared(cfg: Config) -> None:
+    """The one check of prepared frames against the config; a root not prepared yet passes.
+
+    ``data.flow_rounding`` must be the rounding the prepare report records (:func:`check_flow_rounding`),
+    and ``data.crop_size`` must fit in the stored frames' short side (:func:`check_crop_size`). Cheap (a
+    report and one frame), so ``train`` runs it before training a teacher or a pretraining stage.
+    """
+    d = cfg.data
+    root = Path(d.frames_root)
+    if not is_prepared(root):
         return
+    check_flow_rounding(cfg)
+    found = frame_short_side(root)
+    if found is not None:
+        check_crop_size(d, found[0], f"the frames' short side, {found[0]} px ({found[1]})")
+
+
+def _prepare_synthetic(cfg: Config) -> None:
+    d = cfg.data
+    frames = Path(d.frames_root)
     if d.dataset != "synthetic" or not d.auto_prepare:
         raise FileNotFoundError(
             f"data.frames_root {frames} holds no extracted frames; run `python -m dualaction_lib prepare` "
@@ -116,7 +125,10 @@ def ensure_prepared(cfg: Config) -> None:
         )
     from dualaction_lib.data.extract import ExtractSettings, prepare
 
-    spec = synthetic_spec(d.synthetic)  # a bad key fails before any work starts
+    if d.short_side > 0:  # a bad crop or key fails before any work starts
+        where = f"data.short_side, {d.short_side} px, the size frames are extracted at"
+        check_crop_size(d, d.short_side, where)
+    spec = synthetic_spec(d.synthetic)
     settings = ExtractSettings(
         fps=d.fps,
         short_side=d.short_side,
@@ -158,123 +170,75 @@ def check_flow_rounding(cfg: Config) -> None:
             )
 
 
-def check_crop_size(cfg: Config, entries: list[Any] | None = None) -> None:
-    """``data.crop_size`` must fit in the frames' short side unless ``data.allow_upscale`` is set.
-
-    The short side is read from the first stored frame of ``entries`` (default: the split's videos,
-    when the data is prepared); before the data is prepared, from ``data.short_side``, the size
-    ``prepare`` will resize the frames to.
-    """
-    d = cfg.data
-    if d.allow_upscale:
-        return
-    prepared = is_prepared(Path(d.frames_root))
-    if entries is None and prepared:
-        train, test, _ = load_entries(cfg)
-        entries = [*train, *test]
-    found = frame_short_side(Path(d.frames_root), entries) if entries else None
-    if found is not None:
-        side, where = found[0], f"the frames' short side, {found[0]} px ({found[1]})"
-    elif not prepared and d.short_side > 0:
-        side, where = d.short_side, f"data.short_side, {d.short_side} px, the size frames are extracted at"
-    else:
-        return
-    if d.crop_size > side:
+def check_crop_size(d: DataConfig, side: int, where: str) -> None:
+    """``data.crop_size`` must fit in the frames' short side unless ``data.allow_upscale`` is set."""
+    if not d.allow_upscale and d.crop_size > side:
         raise ConfigError(
             f"data.crop_size: {d.crop_size} is larger than {where}; expected an integer in [1, {side}] "
             f"(lower --data.crop_size, or upscale on purpose with --data.allow_upscale true)"
         )
 
 
-def frame_short_side(frames_root: Path, entries: list[Any], tries: int = 5) -> tuple[int, Path] | None:
-    """(short side, file) of the first readable stored frame among the first videos of ``entries``."""
+def frame_short_side(frames_root: Path) -> tuple[int, Path] | None:
+    """(short side, file) of the first stored frame of the root (prepare resizes every video alike)."""
     import cv2
 
-    for entry in entries[:tries]:
-        folder = frames_root / entry.video_id
-        first = min(folder.glob("*.jpg"), default=None) if folder.is_dir() else None
-        image = cv2.imread(str(first), cv2.IMREAD_UNCHANGED) if first is not None else None
-        if image is not None:
-            return min(image.shape[:2]), first
-    return None  # nothing readable: the data check names damaged files
+    from dualaction_lib.data.layouts import first_frame_folder
+
+    try:
+        first = min(first_frame_folder(frames_root).glob("*.jpg"))
+    except FileNotFoundError:
+        return None  # no frames at all: the data check names the folders
+    image = cv2.imread(str(first), cv2.IMREAD_UNCHANGED)
+    return (min(image.shape[:2]), first) if image is not None else None  # damaged: the check names it
 
 
-def load_entries(cfg: Config) -> tuple[list[Any], list[Any], list[str]]:
-    """(train entries, test entries, class names) from <frames_root>/splits."""
+def open_data(
+    d: DataConfig, modality: str, *, test: EvalConfig, distill: bool = False, warn: bool = True
+) -> RunData:
+    """The datasets of a run whose test modality is ``modality``; ``distill`` trains on ``rgb+flow``.
+
+    Refuses (one line) unusable videos under ``data.missing: error``, a split with no usable video and an
+    empty validation split; otherwise warns once about left-out videos. The frames must have passed
+    :func:`check_prepared` (:func:`ensure_prepared` runs it).
+    """
+    from dualaction_lib.data import check
+    from dualaction_lib.data.datasets import ClipOptions, VideoDataset
     from dualaction_lib.data.layouts import load_index
 
-    entries, classes = load_index(index_format(cfg), Path(cfg.data.frames_root) / "splits", cfg.data.split)
-    train = [e for e in entries if e.split == "train"]
-    test = [e for e in entries if e.split == "test"]
-    return train, test, list(classes)
-
-
-def class_names(cfg: Config) -> list[str]:
-    return load_entries(cfg)[2]
-
-
-def check_entries(cfg: Config, videos: list[tuple[str, str]]) -> CheckResult:
-    """The data check of ``(video_id, modality)`` pairs at the level ``data.check``."""
-    from dualaction_lib.data.check import check_videos
-
-    return check_videos(cfg.data.frames_root, videos, cfg.data.check)
-
-
-def select_videos(cfg: Config, warn: bool = True) -> Selection:
-    """The split's videos minus the unusable ones: one warning (skip) or one error (data.missing: error)."""
-    from dualaction_lib.data.check import refuse_left_out, warn_left_out
-
-    train, test, classes = load_entries(cfg)
-    train_mod, test_mod = modalities(cfg)
-    videos = [(e.video_id, train_mod) for e in train] + [(e.video_id, test_mod) for e in test]
-    result = check_entries(cfg, videos)
-    root = Path(cfg.data.frames_root)
-    if cfg.data.missing == "error":
-        refuse_left_out(result.left_out, len(videos), root)
+    root = Path(d.frames_root)
+    where = f"split {d.split} of {root / 'splits'}"
+    entries, classes = load_index(index_format(d), root / "splits", d.split)
+    splits = {name: [e for e in entries if e.split == name] for name in ("train", "test")}
+    train_modality = "rgb+flow" if distill else modality
+    wanted = [(e.video_id, train_modality) for e in splits["train"]]
+    wanted += [(e.video_id, modality) for e in splits["test"]]
+    result = check.check_videos(root, wanted, d.check, bound=d.flow_bound)
+    if d.missing == "error":
+        check.refuse_left_out(result.left_out, len(wanted), root)
     elif warn:
-        warn_left_out(result.left_out, len(videos), root, stacklevel=2)
+        check.warn_left_out(result.left_out, len(wanted), root, stacklevel=2)
     bad = {item.video_id: item.to_dict() for item in result.left_out}
-    selection = Selection(
-        [e for e in train if e.video_id not in bad],
-        [e for e in test if e.video_id not in bad],
-        classes,
-        {"train": len(train), "test": len(test)},
-        {
-            split: [bad[e.video_id] for e in es if e.video_id in bad]
-            for split, es in (("train", train), ("test", test))
-        },
-    )
-    selection.train, selection.val = validation_split(selection.train, cfg.data.val_fraction)
-    if cfg.data.val_fraction > 0 and not selection.val:
-        raise ValueError(
-            f"data.val_fraction {cfg.data.val_fraction}: no training video of {root / 'splits'} is held out "
-            f"for validation; raise it or set it to 0"
-        )
-    for split, kept in (("train", selection.train), ("test", selection.test)):
+    left_out = {name: [bad[e.video_id] for e in es if e.video_id in bad] for name, es in splits.items()}
+    usable = {name: result.records(es) for name, es in splits.items()}
+    for name, kept in usable.items():
         if not kept:
-            raise ValueError(
-                f"none of the {selection.listed[split]} {split} videos of split {cfg.data.split} in "
-                f"{root / 'splits'} is usable (all left out); run `python -m dualaction_lib check {root}`"
+            raise UserError(
+                f"none of the {len(splits[name])} {name} videos of {where} is usable (all left out); "
+                f"run `python -m dualaction_lib check {root}`"
             )
-    return selection
-
-
-def make_dataset(cfg: Config, entries: list[Any], modality: str, mode: str) -> Dataset:
-    from dualaction_lib.data.datasets import VideoDataset
-
-    d, e = cfg.data, cfg.eval
-    return VideoDataset(
-        d.frames_root,
-        entries,
-        missing=d.missing,
-        bound=d.flow_bound,
-        modality=modality,
+    train, val = validation_split(usable["train"], d.val_fraction)
+    if d.val_fraction > 0 and not val:
+        raise ConfigError(
+            f"data.val_fraction: {d.val_fraction} holds out no training video of {where}; raise it or set "
+            f"it to 0"
+        )
+    options = ClipOptions(
         clip_len=d.clip_len,
-        mode=mode,
-        protocol=e.protocol,
-        num_clips=e.num_clips,
-        crops=e.crops,
         crop_size=d.crop_size,
+        protocol=test.protocol,
+        num_clips=test.num_clips,
+        crops=test.crops,
         norm=d.norm,
         scales=tuple(d.scales),
         flip=d.flip,
@@ -282,52 +246,65 @@ def make_dataset(cfg: Config, entries: list[Any], modality: str, mode: str) -> D
         cache=d.cache,
     )
 
+    def scored(records: list[VideoRecord]) -> VideoDataset:
+        return VideoDataset(records, modality, "test", options)
 
-def modalities(cfg: Config) -> tuple[str, str]:
-    """(train modality, test modality) for the method."""
-    return ("rgb+flow" if cfg.is_distill else cfg.input_modality), cfg.input_modality
+    return RunData(
+        classes=list(classes),
+        listed={name: len(es) for name, es in splits.items()},
+        left_out=left_out,
+        train=VideoDataset(train, train_modality, "train", options),
+        test=scored(usable["test"]),
+        val=scored(val) if val else None,
+        train_scores=scored(train) if test.train_scores else None,
+        where=where,
+        frames_root=root,
+    )
 
 
-def build_train_data(cfg: Config, rt: Any) -> TrainData:
-    selection = select_videos(cfg, warn=rt.is_main)
-    check_crop_size(cfg, [*selection.train, *selection.test])
-    train_mod, test_mod = modalities(cfg)
-    train_ds = make_dataset(cfg, selection.train, train_mod, "train")
+def train_loader(data: RunData, cfg: Config, rt: Any) -> DataLoader:
+    """Shuffled training batches of ``optim.batch_size`` clips over all processes, reshuffled per epoch.
+
+    BatchNorm cannot train on a batch of one clip, so none is ever formed: the incomplete last batch is
+    dropped (as timm's and torchvision's reference scripts do) unless the whole split fits in one batch,
+    and a split or batch size that would leave a process one clip is refused in one line.
+    """
+    clips, world = len(data.train), rt.world_size
+    per_rank = max(1, cfg.optim.batch_size // world)
+    if per_rank < 2:
+        raise ConfigError(
+            f"optim.batch_size: {cfg.optim.batch_size} gives {per_rank} clip per batch and process "
+            f"({world} process(es)); BatchNorm needs at least 2: expected at least {2 * world}"
+        )
+    if math.ceil(clips / world) < 2:
+        held = f", {len(data.val)} held out for validation" if data.val is not None else ""
+        per = f" per process ({world} processes)" if world > 1 else ""
+        raise UserError(
+            f"the training split of {data.where} has {clips} usable video(s) to train on "
+            f"({len(data.left_out['train'])} of {data.listed['train']} listed left out{held}): too few for a "
+            f"batch of two{per}, and BatchNorm cannot train on one clip; add training videos or repair the "
+            f"left-out ones (`python -m dualaction_lib check {data.frames_root}`)"
+        )
     # Every rank draws its own shard; one replica (rank 0 of 1) outside torchrun. Reshuffled per epoch.
     sampler = DistributedSampler(
-        train_ds, num_replicas=rt.world_size, rank=rt.rank, shuffle=True, seed=cfg.seed, drop_last=False
+        data.train, num_replicas=world, rank=rt.rank, shuffle=True, seed=cfg.seed, drop_last=False
     )
-    per_rank = max(1, cfg.optim.batch_size // rt.world_size)
-    loader = DataLoader(
-        train_ds,
+    return DataLoader(
+        data.train,
         batch_size=per_rank,
         sampler=sampler,
         num_workers=cfg.data.num_workers,
         pin_memory=rt.device.type == "cuda",
-        drop_last=len(train_ds) > per_rank * rt.world_size,
+        drop_last=clips > per_rank * world,
         # Not persistent: workers are seeded when an iterator starts, from the RNG the loop reseeds every
         # epoch, so epoch k draws the same crops whether the run started at epoch 0 or resumed at k.
         persistent_workers=False,
     )
-    evals = _eval_sets(cfg, selection, test_mod)
-    return TrainData(
-        loader, sampler, evals.test_ds, evals.val_ds, evals.train_eval_ds, selection.classes, selection
-    )
 
 
-def build_eval_data(cfg: Config, bundle: TrainData | None = None) -> EvalData:
-    if bundle is not None:
-        return EvalData(bundle.test_ds, bundle.val_ds, bundle.train_eval_ds, bundle.classes, bundle.selection)
-    selection = select_videos(cfg)
-    check_crop_size(cfg, [*selection.test, *selection.train])
-    return _eval_sets(cfg, selection, modalities(cfg)[1])
-
-
-def _eval_sets(cfg: Config, selection: Selection, modality: str) -> EvalData:
-    test_ds = make_dataset(cfg, selection.test, modality, "test")
-    val_ds = make_dataset(cfg, selection.val, modality, "test") if selection.val else None
-    train_eval = make_dataset(cfg, selection.train, modality, "test") if cfg.eval.train_scores else None
-    return EvalData(test_ds, val_ds, train_eval, selection.classes, selection)
+def open_run_data(cfg: Config, warn: bool = True) -> RunData:
+    """:func:`open_data` for a run's config."""
+    return open_data(cfg.data, cfg.input_modality, test=cfg.eval, distill=cfg.is_distill, warn=warn)
 
 
 def item_loader(dataset: Dataset, cfg: Config) -> Any:

@@ -103,37 +103,36 @@ def evaluate_model(
     cfg: Config,
     run_dir: Path,
     rt: D.Runtime,
+    data: edata.RunData,
     *,
-    bundle: Any = None,
     train_seconds: float | None = None,
     name: str = "eval.json",
 ) -> dict[str, Any]:
-    """Score the test split, the validation split (if any) and optionally the train split; write eval.json
-    and scores.pt."""
+    """Score the test split, the validation split (if any) and optionally the train split of ``data``
+    (:func:`dualaction_lib.engine.data.open_data`); write eval.json and scores.pt."""
     t0 = time.time()
-    sets = edata.build_eval_data(cfg, bundle)
-    test = score_dataset(model, sets.test_ds, cfg, rt, desc="test")
+    test = score_dataset(model, data.test, cfg, rt, desc="test")
     result = {
         **summarize(test),
         "protocol": cfg.eval.protocol,
         "method": cfg.method,
-        "num_classes": len(sets.classes),
+        "num_classes": data.num_classes,
     }
-    chosen = sets.selection  # listed = evaluated (num_videos) + left out (skipped, missing, damaged)
+    # listed = evaluated (num_videos) + left out (skipped, missing, damaged)
     result.update(
-        num_videos_listed=chosen.listed["test"],
-        num_videos_left_out=len(chosen.left_out["test"]),
-        left_out=chosen.left_out["test"],
-        train_videos_left_out=len(chosen.left_out["train"]),
+        num_videos_listed=data.listed["test"],
+        num_videos_left_out=len(data.left_out["test"]),
+        left_out=data.left_out["test"],
+        train_videos_left_out=len(data.left_out["train"]),
     )
-    payload: dict[str, Any] = {"classes": list(sets.classes), "test": _pack(test)}
-    if sets.val_ds is not None:  # held-out training videos: fusion is fitted on these scores
-        val = score_dataset(model, sets.val_ds, cfg, rt, desc="val scores")
+    payload: dict[str, Any] = {"classes": list(data.classes), "test": _pack(test)}
+    if data.val is not None:  # held-out training videos: fusion is fitted on these scores
+        val = score_dataset(model, data.val, cfg, rt, desc="val scores")
         payload["val"] = _pack(val)
         result["val_video_top1"] = summarize(val)["video_top1"]
         result["num_val_videos"] = len(val["video_ids"])
-    if cfg.eval.train_scores and sets.train_eval_ds is not None:
-        train = score_dataset(model, sets.train_eval_ds, cfg, rt, desc="train scores")
+    if data.train_scores is not None:
+        train = score_dataset(model, data.train_scores, cfg, rt, desc="train scores")
         payload["train"] = _pack(train)
         result["train_video_top1"] = summarize(train)["video_top1"]
     result["seconds"] = round(time.time() - t0, 3)
@@ -173,8 +172,9 @@ def evaluate(run_dir: str | Path, protocol: str | None = None, **overrides: Any)
     with rundir.lock(run_dir, "evaluation"), D.determinism(cfg.deterministic, cfg.deterministic_warn_only):
         rt = D.setup_runtime(cfg.device, cfg.amp)
         edata.ensure_prepared(cfg)
+        data = edata.open_run_data(cfg)
         model = load_run_model(run_dir, cfg).to(rt.device)
         name = "eval.json" if cfg.eval.protocol == own else f"eval_{cfg.eval.protocol}.json"
         previous = run_dir / "eval.json"
         seconds = json.loads(previous.read_text()).get("train_seconds") if previous.exists() else None
-        return evaluate_model(model, cfg, run_dir, rt, name=name, train_seconds=seconds)
+        return evaluate_model(model, cfg, run_dir, rt, data, name=name, train_seconds=seconds)

@@ -39,8 +39,7 @@ def train(cfg: Config | str = "cpu", *, on_epoch_end: EpochHook | None = None, *
         cfg = load_config(cfg, **overrides)
     elif overrides:
         cfg = override(cfg, **overrides)
-    edata.check_crop_size(cfg)  # before anything is written: the run directory stays untouched
-    edata.check_flow_rounding(cfg)
+    edata.check_prepared(cfg)  # before a teacher or pretraining stage is trained for a refused run
     threads = torch.get_num_threads()
     if cfg.threads > 0:
         torch.set_num_threads(cfg.threads)
@@ -103,30 +102,34 @@ def _train(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) -> Path:
 def _train_locked(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) -> Path:
     run_dir = cfg.run_dir
     ckpt_path = run_dir / "checkpoint.pt"
+    if not rundir.is_complete(cfg, run_dir):
+        # Every data refusal (crop size, flow rounding, unusable or too few videos) comes before the run
+        # directory is written, so the corrected command starts clean.
+        if rt.is_main:
+            edata.ensure_prepared(cfg)
+        D.barrier(rt)
+        data = edata.open_run_data(cfg, warn=rt.is_main)
+        loader = edata.train_loader(data, cfg, rt)
     if rt.is_main and rundir.prepare_run_dir(cfg, run_dir):
         print(f"[dualaction] run already complete: {run_dir}", file=sys.stderr)
     D.barrier(rt)
     if rundir.is_complete(cfg, run_dir):
         return run_dir
-    if rt.is_main:
-        edata.ensure_prepared(cfg)
-    D.barrier(rt)
 
     D.seed_everything(cfg.seed, cfg.deterministic)
-    bundle = edata.build_train_data(cfg, rt)
-    model = build_student(cfg, bundle.num_classes).to(rt.device)
+    model = build_student(cfg, data.num_classes).to(rt.device)
     head = StudentHead(model, teacher_layers(cfg) if cfg.is_distill else ()).to(rt.device)
     net: nn.Module = head
     if rt.distributed:
         ids = [rt.device.index] if rt.device.type == "cuda" else None
         net = nn.parallel.DistributedDataParallel(head, device_ids=ids)
     optimizer = build_optimizer(cfg.optim, model)
-    scheduler = build_scheduler(cfg.optim, optimizer, steps_per_epoch=len(bundle.train_loader))
+    scheduler = build_scheduler(cfg.optim, optimizer, steps_per_epoch=len(loader))
     state = TrainState(
         cfg,
         rt,
         net,
-        teacher=load_teacher(cfg, bundle.num_classes, rt.device) if cfg.is_distill else None,
+        teacher=load_teacher(cfg, data.num_classes, rt.device) if cfg.is_distill else None,
         loss_fn=build_loss(cfg),
         optimizer=optimizer,
         scheduler=scheduler,
@@ -138,16 +141,16 @@ def _train_locked(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) ->
         start_epoch = rundir.resume(ckpt_path, model, optimizer, scheduler, state.loss_fn)
         if rt.is_main:
             rundir.truncate_metrics(state.metrics_path, start_epoch)
-    state.step = start_epoch * len(bundle.train_loader)
+    state.step = start_epoch * len(loader)
     run_start = time.time()
     for epoch in range(start_epoch, cfg.optim.epochs):
         D.seed_everything(_epoch_seed(cfg.seed, epoch, rt.rank), cfg.deterministic)
-        bundle.sampler.set_epoch(epoch)
+        loader.sampler.set_epoch(epoch)
         t0 = time.time()
-        stats = train_one_epoch(state, bundle.train_loader, epoch)
+        stats = train_one_epoch(state, loader, epoch)
         record = {"kind": "epoch", "epoch": epoch, **stats}
         if cfg.eval.every and (epoch + 1) % cfg.eval.every == 0 and epoch + 1 < cfg.optim.epochs:
-            record["test_video_top1"] = _quick_eval(cfg, rt, model, bundle)
+            record["test_video_top1"] = _quick_eval(cfg, rt, model, data)
         scheduler_step(cfg.optim, scheduler, epoch_loss=stats["train_loss"])
         record["seconds"] = round(time.time() - t0, 3)
         if rt.is_main:
@@ -156,7 +159,7 @@ def _train_locked(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) ->
         D.barrier(rt)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
-    _finish(cfg, rt, model, bundle, run_dir, time.time() - run_start)
+    _finish(cfg, rt, model, data, run_dir, time.time() - run_start)
     return run_dir
 
 
@@ -180,18 +183,18 @@ def build_loss(cfg: Config) -> DualActionLoss:
     )
 
 
-def _quick_eval(cfg: Config, rt: D.Runtime, model: nn.Module, bundle: edata.TrainData) -> float | None:
+def _quick_eval(cfg: Config, rt: D.Runtime, model: nn.Module, data: edata.RunData) -> float | None:
     from dualaction_lib.engine.evaluate import score_dataset, summarize
 
     top1 = None
     if rt.is_main:
-        top1 = summarize(score_dataset(model, bundle.test_ds, cfg, rt))["video_top1"]
+        top1 = summarize(score_dataset(model, data.test, cfg, rt))["video_top1"]
     D.barrier(rt)
     return top1
 
 
 def _finish(
-    cfg: Config, rt: D.Runtime, model: nn.Module, bundle: edata.TrainData, run_dir: Path, seconds: float
+    cfg: Config, rt: D.Runtime, model: nn.Module, data: edata.RunData, run_dir: Path, seconds: float
 ) -> None:
     from dualaction_lib.engine.evaluate import evaluate_model
 
@@ -202,5 +205,5 @@ def _finish(
                 run_dir / "metrics.jsonl",
                 {"kind": "ddp", "world_size": rt.world_size, "checksums": sums, "agree": len(set(sums)) == 1},
             )
-        evaluate_model(model, cfg, run_dir, rt, bundle=bundle, train_seconds=seconds)
+        evaluate_model(model, cfg, run_dir, rt, data, train_seconds=seconds)
     D.barrier(rt)

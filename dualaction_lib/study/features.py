@@ -60,8 +60,8 @@ class FeatureStudy:
         from dualaction_lib.engine import data as edata
 
         cfg = override(read_config(student_run), **{"eval.protocol": "mars"})
-        test = edata.select_videos(cfg).test  # without the videos the run left out
-        return edata.make_dataset(cfg, test, "rgb+flow", "test")
+        # the test videos the run scored, in RGB and flow: the teacher reads one, the students the other
+        return edata.open_data(cfg.data, "rgb+flow", test=cfg.eval, warn=False).test
 
     @property
     def students(self) -> list[str]:
