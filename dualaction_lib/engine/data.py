@@ -24,7 +24,8 @@ from typing import Any
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from dualaction_lib.config import Config, ConfigError, DataConfig, EvalConfig
+from dualaction_lib.config import Config, ConfigError
+from dualaction_lib.config.schema import DataConfig, EvalConfig
 from dualaction_lib.data.check import VideoRecord
 from dualaction_lib.data.synthetic import SpecError, SyntheticSpec
 from dualaction_lib.errors import UserError
