@@ -94,7 +94,8 @@ def test_a_ucf_folder_with_five_of_six_training_videos_skipped_ends_in_one_line(
     python = [sys.executable, "-m", "dualaction_lib"]
     frames, runs = tmp_path / "frames", tmp_path / "runs"
     prepare = [*python, "prepare", "--dataset", "ucf101", "--root", str(raw), "--out", str(frames)]
-    done = subprocess.run([*prepare, "--short-side", "0", "--no-progress"], capture_output=True, text=True)
+    prepare += ["--data.short_side", "0", "--data.prepare_workers", "1", "--no-progress"]
+    done = subprocess.run(prepare, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     args = ["train", "--preset", "smoke", "--method", "rgb", "--data.dataset", "ucf101"]
     args += ["--data.frames_root", str(frames), "--data.val_fraction", "0", "--out_dir", str(runs)]

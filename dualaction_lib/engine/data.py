@@ -194,6 +194,14 @@ def frame_short_side(frames_root: Path) -> tuple[int, Path] | None:
     return (min(image.shape[:2]), first) if image is not None else None  # damaged: the check names it
 
 
+def read_index(d: DataConfig) -> tuple[dict[str, list], list[str]]:
+    """The videos the split files list, per split ("train", "test"), and the class names."""
+    from dualaction_lib.data.layouts import load_index
+
+    entries, classes = load_index(index_format(d), Path(d.frames_root) / "splits", d.split)
+    return {name: [e for e in entries if e.split == name] for name in ("train", "test")}, list(classes)
+
+
 def open_data(
     d: DataConfig, modality: str, *, test: EvalConfig, distill: bool = False, warn: bool = True
 ) -> RunData:
@@ -205,12 +213,10 @@ def open_data(
     """
     from dualaction_lib.data import check
     from dualaction_lib.data.datasets import ClipOptions, VideoDataset
-    from dualaction_lib.data.layouts import load_index
 
     root = Path(d.frames_root)
     where = f"split {d.split} of {root / 'splits'}"
-    entries, classes = load_index(index_format(d), root / "splits", d.split)
-    splits = {name: [e for e in entries if e.split == name] for name in ("train", "test")}
+    splits, classes = read_index(d)
     train_modality = "rgb+flow" if distill else modality
     wanted = [(e.video_id, train_modality) for e in splits["train"]]
     wanted += [(e.video_id, modality) for e in splits["test"]]
@@ -251,7 +257,7 @@ def open_data(
         return VideoDataset(records, modality, "test", options)
 
     return RunData(
-        classes=list(classes),
+        classes=classes,
         listed={name: len(es) for name, es in splits.items()},
         left_out=left_out,
         train=VideoDataset(train, train_modality, "train", options),

@@ -59,7 +59,7 @@ def train_videos(cfg: Config) -> int:
 
     d = cfg.data
     if edata.is_prepared(Path(d.frames_root)):
-        return len(edata.validation_split(edata.load_entries(cfg)[0], d.val_fraction)[0])
+        return len(edata.validation_split(edata.read_index(d)[0]["train"], d.val_fraction)[0])
     if d.dataset == "synthetic":
         spec = edata.synthetic_spec(d.synthetic)
         videos = spec.videos_per_class_train * int(spec.num_classes)
