@@ -25,11 +25,14 @@ def test_steps_per_run_from_the_split_sizes(tmp_path: Path) -> None:
     assert estimate.steps_per_run(paper) == paper.optim.epochs * -(-videos // paper.optim.batch_size)
 
 
-def test_a_timed_step_on_the_cpu_is_scaled_to_the_runs_batch() -> None:
+def test_a_timed_step_on_the_cpu_is_scaled_to_the_runs_batch(monkeypatch) -> None:
     cfg = load_config("smoke", method="ds", device="cpu")
-    timing = estimate.time_train_step(cfg, steps=1)
-    assert (timing.batch, timing.timed_batch, timing.device, timing.peak_memory_mb) == (4, 2, "cpu", None)
+    timing = estimate.time_train_step(cfg, steps=1)  # a tiny model: the full batch is timed too
+    assert (timing.batch, timing.timed_batch, timing.device, timing.peak_memory_mb) == (4, 4, "cpu", None)
     assert timing.seconds > 0 and timing.clips_per_second == pytest.approx(4 / timing.seconds)
+    monkeypatch.setattr(estimate, "FULL_BATCH_SECONDS", 0.0)  # as if the full batch were too slow
+    scaled = estimate.time_train_step(cfg, steps=1)
+    assert (scaled.batch, scaled.timed_batch) == (4, 2), "two clips timed, scaled to four"
 
 
 class FakeTiming:

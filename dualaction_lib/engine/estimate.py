@@ -6,9 +6,10 @@
 
 The step is the training loop's (``engine.loop``): student forward with AMP as configured, the frozen
 teacher's features for a distilling method, the loss, backward and an optimizer step, on random inputs of
-the run's shape and random weights (speed does not depend on the values). On a CPU the step is timed at
-a batch of at most ``cpu_batch`` clips and scaled linearly to the run's batch size (a full paper batch
-would take minutes). Evaluation and data loading are not counted.
+the run's shape and random weights (speed does not depend on the values), with the run's thread count. On
+a CPU a small batch is timed first and the full batch only when that is cheap (a full paper batch would
+take minutes); otherwise the small batch's time is scaled linearly. Evaluation and data loading are not
+counted.
 """
 
 from __future__ import annotations
@@ -129,12 +130,35 @@ def train_step(cfg: Config, batch: int, seed: int = 0) -> tuple[Callable[[], Non
 
 
 def time_train_step(cfg: Config, steps: int = 2, warmup: int = 1, cpu_batch: int = 2) -> StepTiming:
-    """Seconds per training step of ``cfg`` on its device (``cfg.device``, ``cfg.amp``), median of
-    ``steps`` timed steps after ``warmup`` untimed ones."""
+    """Seconds per training step of ``cfg`` on its device (``cfg.device``, ``cfg.amp``, ``cfg.threads``),
+    median of ``steps`` timed steps after ``warmup`` untimed ones.
+
+    On a CPU a batch of ``cpu_batch`` clips is timed first; when the full batch would take less than
+    ``FULL_BATCH_SECONDS`` it is timed as well (a small batch overstates the per-clip cost), else the small
+    batch's time is scaled linearly.
+    """
     batch = cfg.optim.batch_size
-    cuda = D.setup_runtime(cfg.device, cfg.amp).device.type == "cuda"
-    timed = batch if cuda else min(batch, cpu_batch)
+    threads = torch.get_num_threads()
+    if cfg.threads > 0:
+        torch.set_num_threads(cfg.threads)
+    try:
+        cuda = D.setup_runtime(cfg.device, cfg.amp).device.type == "cuda"
+        sizes = [batch] if cuda else [min(batch, cpu_batch)]
+        timing = _time_batch(cfg, sizes[0], steps, warmup)
+        if not cuda and sizes[0] < batch and timing.seconds < FULL_BATCH_SECONDS:
+            timing = _time_batch(cfg, batch, steps, warmup)
+        return timing
+    finally:
+        torch.set_num_threads(threads)
+
+
+FULL_BATCH_SECONDS = 10.0
+
+
+def _time_batch(cfg: Config, timed: int, steps: int, warmup: int) -> StepTiming:
+    batch = cfg.optim.batch_size
     step, _, rt = train_step(cfg, timed)
+    cuda = rt.device.type == "cuda"
     if cuda:
         torch.cuda.reset_peak_memory_stats(rt.device)
     seconds = []
@@ -145,6 +169,6 @@ def time_train_step(cfg: Config, steps: int = 2, warmup: int = 1, cpu_batch: int
             torch.cuda.synchronize(rt.device)
         if i >= warmup:
             seconds.append(time.perf_counter() - start)
-    per_step = sorted(seconds)[len(seconds) // 2] * batch / timed
+    per_step = sorted(seconds)[(len(seconds) - 1) // 2] * batch / timed  # median (lower for even counts)
     peak = torch.cuda.max_memory_allocated(rt.device) / 2**20 if cuda else None
     return StepTiming(per_step, batch, timed, str(rt.device), peak)
