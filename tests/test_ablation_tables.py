@@ -166,6 +166,7 @@ def test_table3_and_table4_compare_conditions_pairwise(preset: Path) -> None:
     ds = t4.rows.loc["DS"]
     assert ds["step0"]["n"] == 2 and ds["step0 − paper"]["seeds"] == pytest.approx({1: 0.05, 2: 0.02})
     assert t4.rows.loc["DS − MARS"]["step0"]["n"] == 0, "no normalized MARS run: no pair"
+    assert t4.caption.endswith("α: paper MARS 1, DS 1; step0 DS 1"), "what each cell compares"
     assert "†" not in markdown
     result = json.loads((preset / "ds_norm_seed2" / "eval.json").read_text())
     result.update(num_videos_left_out=3, num_videos_listed=40)

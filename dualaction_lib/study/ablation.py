@@ -250,10 +250,24 @@ def table4(runs: pd.DataFrame) -> Table:
     caption = (
         f"Video top-1 (%), {CI_TEXT}; (n) = seeds, or pairs for differences; {PAIRED_TEXT}. Paper: "
         f"L = CE + α·L_distill as published; step0: the summed distillation term rescaled to equal CE on "
-        f"the first batch, so MARS and DS start with the same total distillation weight"
+        f"the first batch, so MARS and DS start with the same total distillation weight; "
+        f"{_alphas_text(runs, ('mars', 'ds'), conditions)}"
     )
     title = "Table 4: the paper's loss vs step-0 normalized terms (beyond the paper)"
     return Table("table4", title, caption, grid, layout="grid", header="Method")
+
+
+def _alphas_text(runs: pd.DataFrame, methods: tuple[str, ...], conditions) -> str:
+    """Which α each method ran with in each condition, e.g. ``α: paper MARS 50, DS 3; step0 MARS 1, DS 1``."""
+    parts = []
+    for label, mask in conditions:
+        cells = []
+        for method in methods:
+            values = sorted(set(runs[mask & (runs.method == method)].alpha)) if not runs.empty else []
+            if values:
+                cells.append(f"{NAMES[method]} {'/'.join(f'{a:g}' for a in values)}")
+        parts.append(f"{label} {', '.join(cells) or 'no runs'}")
+    return "α: " + "; ".join(parts)
 
 
 def _group_label(method: str, variant: str, alpha: float) -> str:
