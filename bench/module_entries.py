@@ -33,9 +33,24 @@ def _module(frame) -> str | None:
     return name if name == PACKAGE or name.startswith(PACKAGE + ".") else None
 
 
-def trace_stops(function, *args, **kwargs) -> list[tuple[str, str]]:
-    """(caller ``module:function``, callee module) pairs, in first-call order, of calls crossing modules."""
-    seen: dict[tuple[str, str], None] = {}
+def _is_method(code) -> bool:
+    """A method called on an object the caller holds (constructing an object is not one)."""
+    constructor = code.co_name in ("__init__", "__post_init__", "__new__")
+    return not constructor and code.co_argcount > 0 and code.co_varnames[0] in ("self", "cls")
+
+
+def _enclosing(frame):
+    """The nearest package frame at or above ``frame`` that is a named function: a comprehension,
+    generator expression or lambda belongs to the function that holds it (or that iterates it)."""
+    while frame is not None and (_module(frame) is None or frame.f_code.co_name.startswith("<")):
+        frame = frame.f_back
+    return frame
+
+
+def trace_stops(function, *args, **kwargs) -> list[tuple[str, str, bool]]:
+    """(caller ``module:function``, callee module, callee is a method) of calls crossing modules, in
+    first-call order, once per (caller, callee module, method or not)."""
+    seen: dict[tuple[str, str, bool], None] = {}
 
     def tracer(frame, event, arg):
         if event != "call":
@@ -43,12 +58,10 @@ def trace_stops(function, *args, **kwargs) -> list[tuple[str, str]]:
         callee = _module(frame)
         if callee is None:
             return None
-        caller_frame = frame.f_back
-        while caller_frame is not None and _module(caller_frame) is None:  # through torch, stdlib, ...
-            caller_frame = caller_frame.f_back
+        caller_frame = _enclosing(frame.f_back)
         caller = _module(caller_frame) if caller_frame is not None else None
         if caller is not None and caller != callee:
-            key = (f"{caller}:{caller_frame.f_code.co_name}", callee)
+            key = (f"{caller}:{caller_frame.f_code.co_name}", callee, _is_method(frame.f_code))
             seen.setdefault(key, None)
         return None
 
@@ -75,15 +88,18 @@ def main() -> None:
         }
         run = train(load_config("smoke", method="rgb", **dirs))
         stops = trace_stops(evaluate, run)
-    entries = Counter(callee for _, callee in stops)
-    for caller, callee in stops:
-        print(f"  {caller} -> {callee}")
-    print(f"\n{len(stops)} stops in {len(entries)} modules; entries per module:")
-    for module, count in entries.most_common():
-        print(f"  {count:3d}  {module}")
-    print(f"most entries: {max(entries.values())}")
+    every = Counter(callee for _, callee in dict.fromkeys((a, b) for a, b, _ in stops))
+    functions = Counter(callee for _, callee in dict.fromkeys((a, b) for a, b, m in stops if not m))
+    for caller, callee, method in stops:
+        print(f"  {caller} -> {callee}{' (a method of an object it holds)' if method else ''}")
+    payload = {}
+    for name, entries in (("every call", every), ("module functions and classes only", functions)):
+        print(f"\n{name}: {sum(entries.values())} stops in {len(entries)} modules; entries per module:")
+        for module, count in entries.most_common():
+            print(f"  {count:3d}  {module}")
+        print(f"most entries: {max(entries.values())}")
+        payload[name] = {"stops": sum(entries.values()), "modules": len(entries), "entries": dict(entries)}
     if args.json:
-        payload = {"stops": len(stops), "modules": len(entries), "entries": dict(entries.most_common())}
         args.json.write_text(json.dumps(payload, indent=1) + "\n")
 
 

@@ -26,7 +26,6 @@ from torch.utils.data.distributed import DistributedSampler
 
 from dualaction_lib.config import Config, ConfigError
 from dualaction_lib.config.schema import DataConfig, EvalConfig
-from dualaction_lib.data.check import VideoRecord
 from dualaction_lib.data.synthetic import SpecError, SyntheticSpec
 from dualaction_lib.errors import UserError
 
@@ -252,18 +251,14 @@ def open_data(
         resize=d.resize,
         cache=d.cache,
     )
-
-    def scored(records: list[VideoRecord]) -> VideoDataset:
-        return VideoDataset(records, modality, "test", options)
-
     return RunData(
         classes=classes,
         listed={name: len(es) for name, es in splits.items()},
         left_out=left_out,
         train=VideoDataset(train, train_modality, "train", options),
-        test=scored(usable["test"]),
-        val=scored(val) if val else None,
-        train_scores=scored(train) if test.train_scores else None,
+        test=VideoDataset(usable["test"], modality, "test", options),
+        val=VideoDataset(val, modality, "test", options) if val else None,
+        train_scores=VideoDataset(train, modality, "test", options) if test.train_scores else None,
         where=where,
         frames_root=root,
     )
@@ -319,10 +314,6 @@ def item_loader(dataset: Dataset, cfg: Config) -> Any:
     if cfg.data.num_workers == 0:
         return (dataset[i] for i in range(len(dataset)))
     return DataLoader(dataset, batch_size=None, shuffle=False, num_workers=cfg.data.num_workers)
-
-
-def video_id(dataset: Any, index: int) -> str:
-    return str(dataset.video_ids[index])
 
 
 def synthetic_spec(overrides: dict[str, Any]) -> SyntheticSpec:

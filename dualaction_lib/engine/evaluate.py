@@ -35,6 +35,7 @@ def score_dataset(model: nn.Module, dataset: Any, cfg: Config, rt: D.Runtime, de
     """
     model.eval()
     key = cfg.input_modality
+    video_ids = list(dataset.video_ids)
     ids, labels, scores = [], [], []
     clip_correct = num_clips = 0
     pending: list[tuple[int, Tensor, int]] = []  # (dataset index, clips (K, C, T, H, W), label)
@@ -50,7 +51,7 @@ def score_dataset(model: nn.Module, dataset: Any, cfg: Config, rt: D.Runtime, de
             start += c.shape[0]
             clip_correct += int((clip_logits.argmax(1) == label).sum())
             num_clips += c.shape[0]
-            ids.append(edata.video_id(dataset, index))
+            ids.append(str(video_ids[index]))
             labels.append(label)
             scores.append(clip_logits.mean(0))  # (num_classes,) mean of raw logits
         pending.clear()
@@ -59,7 +60,7 @@ def score_dataset(model: nn.Module, dataset: Any, cfg: Config, rt: D.Runtime, de
     bar = tqdm(
         loader,
         desc=desc,
-        total=len(dataset),
+        total=len(video_ids),
         leave=False,
         disable=not (cfg.progress and rt.is_main),
         mininterval=cfg.progress_interval,
@@ -116,7 +117,7 @@ def evaluate_model(
         **summarize(test),
         "protocol": cfg.eval.protocol,
         "method": cfg.method,
-        "num_classes": data.num_classes,
+        "num_classes": len(data.classes),
     }
     # listed = evaluated (num_videos) + left out (skipped, missing, damaged)
     result.update(
