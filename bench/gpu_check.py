@@ -198,6 +198,7 @@ def check_smoke_run(args: argparse.Namespace, steps: int = 30) -> dict:
             "data.frames_root": str(tmp / "frames"), "data.auto_prepare": True, "data.synthetic": synthetic,
             "data.short_side": 0, "data.val_fraction": 0.0,
             "data.num_workers": 0 if args.tiny else 2, "data.flow_params": CHEAP_TVL1 if args.tiny else {},
+            "data.prepare_workers": 1 if args.tiny else 2,
             "optim.batch_size": batch, "optim.epochs": math.ceil(steps / per_epoch), "model.init": "scratch",
             "distill.teacher": str(tmp / "Flow_synthetic.pth"), "eval.every": 0, "eval.batch_size": 1,
             "out_dir": str(tmp / "runs"), "name": "ds_smoke",
