@@ -609,3 +609,12 @@ def test_signal_during_training_exits_with_one_line_and_releases_the_lock(ctx, s
     assert proc.returncode == code, err
     assert err.splitlines()[-1] == line and "Traceback" not in err
     assert not (run / ".lock").exists(), "the lock is released on the way out"
+
+
+def test_prepare_defaults_survive_the_refused_old_flags() -> None:
+    """An old flag that shares its new flag's destination must not replace the new flag's default."""
+    from dualaction_lib.__main__ import build_parser
+
+    args = build_parser().parse_command(["prepare", "--dataset", "folder", "--root", "r", "--out", "o"])
+    assert (args.workers, args.flow_bound, args.flow_rounding) == (2, 20.0, "round")
+    assert (args.fps, args.short_side) == (25.0, None)  # None: 256, or the benchmark's own size

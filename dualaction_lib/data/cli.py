@@ -86,7 +86,8 @@ def register(subparsers) -> None:
                      ("--flow-backend", "--data.flow_backend"),
                      ("--fps", "--data.fps"), ("--short-side", "--data.short_side"),
                      ("--workers", "--data.prepare_workers")):  # fmt: skip
-        p.add_argument(old, action=_Renamed, const=new, help=argparse.SUPPRESS)
+        # default=SUPPRESS: an old flag never sets its dest, so the new flag's default stands.
+        p.add_argument(old, action=_Renamed, const=new, default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.add_argument("--naming", choices=get_args(Naming), default="mars")
     p.add_argument(
         "--data.prepare_workers", dest="workers", type=int, default=2, help="parallel processes (videos)"
