@@ -9,7 +9,7 @@ Sections (``--only`` picks some):
 - ``flow``: torch TV-L1 on the device vs OpenCV's TV-L1 on the CPU, on the same frame pairs with known
   flow (real frames warped by smooth random flows): EPE of each against the truth, EPE between the two,
   pairs/s of each.
-- ``train_step``: the paper student's training step (paper_ucf101_16f: ResNet-101 student, ResNeXt-101
+- ``train_step``: the paper student's training step (paper_ucf101_16f: ResNeXt-101 student and
   flow teacher, 16×112² clips, the preset's batch, AMP as the preset sets it) for MARS and DS: clips/s
   and peak memory (``engine.estimate.time_train_step``, random weights).
 - ``determinism``: the deterministic-mode switch (``engine.distributed.determinism``) turns torch's
@@ -177,8 +177,9 @@ def write_mars_teacher(cfg, path: Path, num_classes: int) -> None:
 
 
 def check_smoke_run(args: argparse.Namespace, steps: int = 30) -> dict:
+    from dualaction_lib.engine import data as edata
     from dualaction_lib.engine import train
-    from dualaction_lib.engine.estimate import steps_per_run
+    from dualaction_lib.engine.estimate import steps_per_run, train_videos
     from dualaction_lib.io import read_jsonl
 
     classes, per_class = (4, 4) if args.tiny else (6, 10)
@@ -188,7 +189,6 @@ def check_smoke_run(args: argparse.Namespace, steps: int = 30) -> dict:
         batch = 2 if args.tiny else 4
         frames = base.data.clip_len + 4
         side = base.data.crop_size + (8 if args.tiny else 16)
-        per_epoch = math.ceil(classes * per_class / batch)
         synthetic = {
             "task": "objects", "num_classes": classes, "videos_per_class_train": per_class,
             "videos_per_class_test": 1, "num_frames": frames, "frame_size": [side, side],
@@ -196,23 +196,26 @@ def check_smoke_run(args: argparse.Namespace, steps: int = 30) -> dict:
         overrides = {
             "data.dataset": "synthetic", "data.root": str(tmp / "raw"),
             "data.frames_root": str(tmp / "frames"), "data.auto_prepare": True, "data.synthetic": synthetic,
-            "data.short_side": 0, "data.val_fraction": 0.0,
+            "data.short_side": 0,  # the preset's validation split stays: its plateau schedule watches it
             "data.num_workers": 0 if args.tiny else 2, "data.flow_params": CHEAP_TVL1 if args.tiny else {},
             "data.prepare_workers": 1 if args.tiny else 2,
-            "optim.batch_size": batch, "optim.epochs": math.ceil(steps / per_epoch), "model.init": "scratch",
+            "optim.batch_size": batch, "model.init": "scratch",
             "distill.teacher": str(tmp / "Flow_synthetic.pth"), "eval.every": 0, "eval.batch_size": 1,
             "out_dir": str(tmp / "runs"), "name": "ds_smoke",
         }  # fmt: skip
-        cfg = paper_config(args, "ds", **overrides)
-        write_mars_teacher(cfg, tmp / "Flow_synthetic.pth", classes)
         start = time.perf_counter()
+        edata.ensure_prepared(paper_config(args, "ds", **overrides))  # the held-out videos are then known
+        per_epoch = math.ceil(train_videos(paper_config(args, "ds", **overrides)) / batch)
+        cfg = paper_config(args, "ds", **overrides, **{"optim.epochs": math.ceil(steps / per_epoch)})
+        planned = steps_per_run(cfg)
+        write_mars_teacher(cfg, tmp / "Flow_synthetic.pth", classes)
         run = train(cfg)
         seconds = time.perf_counter() - start
         records = read_jsonl(run / "metrics.jsonl")
         result = json.loads((run / "eval.json").read_text(encoding="utf-8"))
     logged = [r for r in records if r["kind"] == "step"]
     return {
-        "steps": logged[-1]["step"] + 1 if logged else 0, "planned_steps": steps_per_run(cfg),
+        "steps": logged[-1]["step"] + 1 if logged else 0, "planned_steps": planned,
         "epochs": cfg.optim.epochs, "batch": batch, "videos": classes * per_class,
         "final_loss": logged[-1]["loss"] if logged else None,
         "finite": all(math.isfinite(r["loss"]) for r in logged), "test_video_top1": result.get("video_top1"),

@@ -22,7 +22,8 @@
 #
 # - **Table 1** — what a student that mimics the flow teacher is worth alone (*Mimic*, RGB only at test
 #   time) and fused with the RGB stream or its flow teacher, for MARS and DS, next to RGB, Flow (the
-#   teacher seeds) and RGB+Flow.
+#   teacher seeds) and RGB+Flow. The fused rows average the two streams' scores, as the paper's columns do;
+#   attention fusion is Table 2's.
 # - **Table 2** — the ablation of the loss: MARS (CE + α·MSE, Eq. 1) → +MAE (Eq. 2) → +Gram (Eq. 3) →
 #   both (DS) → DS + Flow averaging → attention fusion, with the paired differences; when the plan
 #   trained it, DS without the pooled level (`distill.layers` layer1–layer4).
@@ -34,7 +35,7 @@
 preset: str = "cpu"  # config preset whose runs are collected
 out_dir: str = "runs"  # root folder of all runs
 run_dir: str = ""  # folder for this notebook's numbers (empty: <out_dir>/<preset>/results)
-fusion: str = "attention"  # fusion used for the +RGB / +Flow columns of Table 1: attention or average
+fusion: str = "average"  # fusion of Table 1's +RGB / +Flow rows: average (the paper's) or attention
 interactive: bool = True  # True: widgets drive the views; False (batch): static figures saved to figures_dir
 figures_dir: str = "figures"  # where tables (.md, .tex) and figures (PNG + PDF) are written
 

@@ -103,13 +103,19 @@ def test_collect_records_what_each_run_is(preset: Path) -> None:
 
 
 def test_table1_pairs_each_student_with_its_own_teacher(preset: Path) -> None:
-    t1 = ablation.table1(*_tables(preset))
+    t1 = ablation.table1(*_tables(preset), "attention")
     rows = t1.rows
     assert rows.loc["Flow", "n"] == 3 and rows.loc["Flow", "mean"] == pytest.approx(0.92)
     assert rows.loc["Flow", "ci"] == pytest.approx(T2 * 0.02 / math.sqrt(3), rel=1e-6)
     assert rows.loc["DS: Mimic+Flow", "seeds"] == pytest.approx({1: 0.62, 2: 0.71, 3: 0.68})
     assert "attention fusion fitted on the held-out validation split" in t1.caption
     assert "n = 3" in t1.caption and "Student t" in t1.caption
+
+
+def test_table1_fuses_by_averaging_as_the_paper(preset: Path) -> None:
+    t1 = ablation.table1(*_tables(preset))  # the paper's Mimic+RGB / Mimic+Flow columns average
+    assert t1.rows.loc["DS: Mimic+Flow", "seeds"] == pytest.approx({1: 0.60, 2: 0.70, 3: 0.64})
+    assert "average fusion" in t1.caption and "(average fusion)" in t1.title
 
 
 def test_table2_paired_differences(preset: Path) -> None:

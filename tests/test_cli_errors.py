@@ -259,7 +259,7 @@ CASES = [
     ("lr-negative", lambda c: _train(c, "--optim.lr", "-0.1"), 2, ["optim.lr: -0.1", "> 0"]),
     ("lr-nan", lambda c: _train(c, "--optim.lr", ".nan"), 2, ["optim.lr: nan", "> 0"]),
     ("clip-len-zero", lambda c: _train(c, "--data.clip_len", "0"), 2, ["data.clip_len: 0", ">= 1"]),
-    ("epochs-zero", lambda c: _train(c, "--optim.epochs", "0"), 2, ["optim.epochs: 0", ">= 1"]),
+    ("epochs-negative", lambda c: _train(c, "--optim.epochs", "-1"), 2, ["optim.epochs: -1", ">= 0"]),
     ("batch-size-zero", lambda c: _train(c, "--optim.batch_size", "0"), 2, ["optim.batch_size: 0", ">= 1"]),
     (
         "weight-decay-negative",

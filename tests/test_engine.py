@@ -201,6 +201,7 @@ def test_finetune_trains_only_layer4_and_fc(tmp_path, teacher_run):
             "model.init": "pretrained",
             "model.pretrained": str(teacher_run / "checkpoint.pt"),
             "optim.epochs": 1,
+            "data.val_fraction": 0.25,  # MARS's plateau schedule watches the validation CE
         },
     )
     assert cfg.model.finetune_from == "layer4" and cfg.optim.dampening == 0.9

@@ -103,12 +103,12 @@ def test_the_cli_refusal_is_one_line(roots, tmp_path):
 def test_matching_rounding_and_roots_without_a_report_are_accepted(roots, tmp_path):
     for rounding, root in roots.items():
         cfg = smoke(tmp_path, root, rounding)
-        edata.check_flow_rounding(cfg)
+        edata.check_prepared(cfg)
         edata.ensure_prepared(cfg)  # prepared: checked, nothing extracted again
         assert len(list(root.glob("prepare_report*.json"))) == 1
     elsewhere = tmp_path / "mars_frames"  # folders extracted by MARS itself record nothing
     elsewhere.mkdir()
-    edata.check_flow_rounding(smoke(tmp_path, elsewhere, "truncate"))
+    edata.check_prepared(smoke(tmp_path, elsewhere, "truncate"))
 
 
 # --------------------------------------------------------------------------- resize

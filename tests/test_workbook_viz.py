@@ -41,7 +41,7 @@ def test_tables_from_run_folders(tmp_path: Path) -> None:
     for seed, (rgb, ds) in enumerate([(0.3, 0.6), (0.4, 0.7), (0.35, 0.65)], start=1):
         _fake_run(tmp_path, f"rgb_seed{seed}", "rgb", seed, rgb)
         _fake_run(tmp_path, f"ds_seed{seed}", "ds", seed, ds)
-        _fake_fusion(tmp_path, f"ds_seed{seed}", "flow_seed0", "attention", 0.9)
+        _fake_fusion(tmp_path, f"ds_seed{seed}", "flow_seed0", "average", 0.9)  # Table 1 averages
     _fake_run(tmp_path, "flow_seed0", "flow", 0, 0.95)
     _fake_run(tmp_path, "ds_alpha0_seed1", "ds", 1, 0.3, alpha=0.0)
     runs = ablation.collect_runs(tmp_path)
@@ -77,7 +77,7 @@ def test_tables_mark_rows_whose_runs_left_test_videos_out(tmp_path: Path) -> Non
         result.update(num_videos_left_out=seed, num_videos_listed=48, num_videos=48 - seed)
         (ds / "eval.json").write_text(json.dumps(result))
     _fake_run(tmp_path, "flow_seed0", "flow", 0, 0.9)
-    _fake_fusion(tmp_path, "ds_seed1", "flow_seed0", "attention", 0.9)
+    _fake_fusion(tmp_path, "ds_seed1", "flow_seed0", "average", 0.9)
     runs = ablation.collect_runs(tmp_path)
     t1 = ablation.table1(runs, ablation.collect_fusions(tmp_path, runs))
     assert t1.rows.loc["DS: Mimic", "left_out"] == 2 and t1.rows.loc["RGB", "left_out"] == 0

@@ -81,6 +81,9 @@ class DataConfig(Section):
     # prepare's settings (train and evaluate refuse frames whose prepare report says another flow_rounding)
     fps: NonNegative = 25.0  # 0 keeps every frame
     short_side: Count = 256  # 0 keeps the size
+    # every frame resized to exactly [height, width], aspect ratio not kept (the paper's 256 × 256); None:
+    # the short side to short_side. train and evaluate refuse frames prepared at another frame_size.
+    frame_size: tuple[PositiveInt, PositiveInt] | None = None
     flow_backend: choices.FlowBackend = "opencv"
     flow_bound: Positive = 20.0
     flow_rounding: choices.Rounding = "round"
@@ -103,6 +106,9 @@ class ModelConfig(Section):
     init: choices.Init = "scratch"
     pretrained: str = ""
     pretrained_source: choices.WeightSource = "auto"
+    # keep the checkpoint's classifier: only when its classes are the target's, in the same order (MARS's
+    # Flow_UCF101_16f.pth evaluated on UCF-101 as the paper presets' flow stream)
+    keep_classifier: bool = False
     source_preset: str = ""  # the pretraining stage's preset (e.g. cpu_source), for pretrained: auto
     source_seed: Count = 0
     finetune_from: choices.Stage = "stem"  # first trained stage: stem (all) … layer4 (MARS: layer4 + fc), fc
@@ -123,10 +129,10 @@ class OptimConfig(Section):
     dampening: Fraction = 0.0
     nesterov: bool = False
     weight_decay: NonNegative = 5e-4
-    epochs: PositiveInt = 250
+    epochs: Count = 250  # 0: no training, the init is evaluated as it is (a released checkpoint)
     batch_size: PositiveInt = 32
     scheduler: choices.Scheduler = "plateau"
-    patience: Count = 10  # plateau: epochs without train-loss improvement before lr *= factor
+    patience: Count = 10  # plateau: epochs without validation-CE improvement before lr *= factor
     factor: Annotated[float, Field(gt=0, lt=1)] = 0.1
     step_size: PositiveInt = 30  # step scheduler
     warmup_epochs: Count = 0  # linear warm-up (cosine / step)

@@ -65,6 +65,14 @@ def register(subparsers) -> None:
         help="resize the short side to this; 0 keeps the size (default 256; synthetic: native size)",
     )
     p.add_argument(
+        "--data.frame_size",
+        dest="resize_to",
+        type=_pair(int),
+        default=None,
+        help="resize every frame to exactly HxW, aspect ratio not kept (the seed paper: 256x256); default: "
+        "keep the aspect ratio, short side --short-side",
+    )
+    p.add_argument(
         "--data.flow_backend", dest="flow_backend", choices=get_args(FlowBackend), default="opencv"
     )
     p.add_argument("--device", default=None, help="torch device for the torch backend (e.g. cuda:0)")
@@ -156,6 +164,7 @@ def run_prepare(args) -> int:
     settings = ExtractSettings(
         fps=args.fps or None,
         short_side=short_side or None,
+        frame_size=args.resize_to,
         flow_backend=args.flow_backend,
         device=args.device,
         bound=args.flow_bound,

@@ -1,4 +1,5 @@
-"""Video decoding for extraction: OpenCV frames resampled to a target fps, short side resized."""
+"""Video decoding for extraction: OpenCV frames resampled to a target fps, short side (or whole frame)
+resized."""
 
 from __future__ import annotations
 
@@ -28,14 +29,23 @@ def _source_fps(cap: cv2.VideoCapture) -> float | None:
     return float(fps) if math.isfinite(fps) and 0 < fps < 1000 else None  # broken header: keep frames
 
 
-def _resize(frame: np.ndarray, short_side: int | None) -> np.ndarray:
+def _resize(
+    frame: np.ndarray, short_side: int | None, frame_size: tuple[int, int] | None = None
+) -> np.ndarray:
+    """``frame_size`` (height, width): exactly that size, aspect ratio not kept (the seed paper's
+    256 × 256); otherwise the short side to ``short_side`` (None or <= 0: unchanged)."""
     height, width = frame.shape[:2]
-    if not short_side or short_side <= 0 or min(height, width) == short_side:
+    if frame_size:
+        out_h, out_w = frame_size
+    elif short_side and short_side > 0 and min(height, width) != short_side:
+        scale = short_side / min(height, width)
+        out_h, out_w = max(1, round(height * scale)), max(1, round(width * scale))
+    else:
         return frame
-    scale = short_side / min(height, width)
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    return cv2.resize(frame, size, interpolation=interp)
+    if (out_h, out_w) == (height, width):
+        return frame
+    shrinking = out_h * out_w < height * width
+    return cv2.resize(frame, (out_w, out_h), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
 def _declared_frames(cap: cv2.VideoCapture) -> int | None:
@@ -53,8 +63,11 @@ class DecodedVideo:
     decoded before the early end is dropped: it is the one the cut went through.
     """
 
-    def __init__(self, path: Path, fps: float | None, short_side: int | None) -> None:
+    def __init__(
+        self, path: Path, fps: float | None, short_side: int | None, frame_size: tuple[int, int] | None = None
+    ) -> None:
         self.path, self.fps, self.short_side = Path(path), fps, short_side
+        self.frame_size = tuple(frame_size) if frame_size else None
         self.source_frames = 0
         self.declared_frames: int | None = None
 
@@ -77,7 +90,7 @@ class DecodedVideo:
                     break
                 if held is not None:
                     while want == index:
-                        yield _resize(held, self.short_side)
+                        yield _resize(held, self.short_side, self.frame_size)
                         want = next(targets)
                     index += 1
                 held = frame
@@ -86,7 +99,7 @@ class DecodedVideo:
             if held is not None and not early_end:
                 self.source_frames = index + 1
                 while want == index:
-                    yield _resize(held, self.short_side)
+                    yield _resize(held, self.short_side, self.frame_size)
                     want = next(targets)
         finally:
             cap.release()

@@ -45,6 +45,7 @@ class ExtractSettings:
 
     fps: float | None = 25.0  # None or <= 0: keep every source frame
     short_side: int | None = 256  # None or <= 0: keep the source size
+    frame_size: tuple[int, int] | None = None  # (height, width): exactly this size (paper: 256 × 256)
     flow_backend: FlowBackend = "opencv"
     device: str | None = None  # torch device of the torch backend, e.g. "cuda:0"
     bound: float = 20.0  # flow is clipped to ±bound pixels before 8-bit quantization
@@ -60,6 +61,10 @@ class ExtractSettings:
                 raise ValueError(f"{key} must be one of {list(get_args(kind))}, got {getattr(self, key)!r}")
         object.__setattr__(self, "naming", layouts.get_naming(self.naming).name)  # denseflow → mmaction2
         object.__setattr__(self, "bound", float(self.bound))
+        size = tuple(int(v) for v in self.frame_size) if self.frame_size is not None else None
+        if size is not None and (len(size) != 2 or min(size) < 1):
+            raise ValueError(f"frame_size must be (height, width) >= 1, got {self.frame_size!r}")
+        object.__setattr__(self, "frame_size", size)
         object.__setattr__(self, "flow_params", dict(self.flow_params))
 
 
@@ -144,7 +149,7 @@ def extract_video(job: VideoJob, out: Path, s: ExtractSettings) -> dict:
     n_frames = n_flows = 0
     size = None
     gray: list[np.ndarray] = []  # frames of the pending flow batch (+ the overlap frame)
-    video = DecodedVideo(job.path, s.fps, s.short_side)
+    video = DecodedVideo(job.path, s.fps, s.short_side, s.frame_size)
     for frame in video:
         _write_jpeg(folder / naming.rgb(n_frames), frame, s.jpeg_quality)
         size = frame.shape[:2]

@@ -18,6 +18,7 @@ REPORT_GLOB = "prepare_report*.json"
 FINGERPRINT_KEYS = (
     "fps",
     "short_side",
+    "frame_size",
     "naming",
     "jpeg_quality",
     "bound",
@@ -40,6 +41,8 @@ def fingerprint(settings: Any) -> dict[str, Any]:
 
     values = settings if isinstance(settings, dict) else {k: getattr(settings, k) for k in FINGERPRINT_KEYS}
     out = {k: values[k] for k in FINGERPRINT_KEYS if k in values}
+    if out.get("frame_size") is not None:
+        out["frame_size"] = [int(v) for v in out["frame_size"]]  # JSON keeps lists: compare lists
     if "flow_params" in out:
         out["flow_params"] = normalize_params(dict(out["flow_params"]))
     return out

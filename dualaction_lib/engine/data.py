@@ -101,15 +101,16 @@ def ensure_prepared(cfg: Config) -> None:
 def check_prepared(cfg: Config) -> None:
     """The one check of prepared frames against the config; a root not prepared yet passes.
 
-    ``data.flow_rounding`` must be the rounding the prepare report records (:func:`check_flow_rounding`),
-    and ``data.crop_size`` must fit in the stored frames' short side (:func:`check_crop_size`). Cheap (a
-    report and one frame), so ``train`` runs it before training a teacher or a pretraining stage.
+    ``data.flow_rounding`` and ``data.frame_size`` must be what the prepare report records
+    (:func:`check_extraction`), and ``data.crop_size`` must fit in the stored frames' short side
+    (:func:`check_crop_size`). Cheap (a report and one frame), so ``train`` runs it before training a
+    teacher or a pretraining stage.
     """
     d = cfg.data
     root = Path(d.frames_root)
     if not is_prepared(root):
         return
-    check_flow_rounding(cfg)
+    check_extraction(cfg)
     found = frame_short_side(root)
     if found is not None:
         check_crop_size(d, found[0], f"the frames' short side, {found[0]} px ({found[1]})")
@@ -125,13 +126,17 @@ def _prepare_synthetic(cfg: Config) -> None:
         )
     from dualaction_lib.data.extract import ExtractSettings, prepare
 
-    if d.short_side > 0:  # a bad crop or key fails before any work starts
+    if d.frame_size:  # a bad crop or key fails before any work starts
+        where = f"data.frame_size {list(d.frame_size)}, the size frames are extracted at"
+        check_crop_size(d, min(d.frame_size), where)
+    elif d.short_side > 0:
         where = f"data.short_side, {d.short_side} px, the size frames are extracted at"
         check_crop_size(d, d.short_side, where)
     spec = synthetic_spec(d.synthetic)
     settings = ExtractSettings(
         fps=d.fps,
         short_side=d.short_side,
+        frame_size=tuple(d.frame_size) if d.frame_size else None,
         flow_backend=d.flow_backend,
         bound=d.flow_bound,
         rounding=d.flow_rounding,
@@ -149,24 +154,40 @@ def _prepare_synthetic(cfg: Config) -> None:
     )
 
 
-def check_flow_rounding(cfg: Config) -> None:
-    """``data.flow_rounding`` must be the rounding the frames root's prepare report records.
+def check_extraction(cfg: Config) -> None:
+    """The frames root's prepare report must record ``data.flow_rounding`` and ``data.frame_size``.
 
     A teacher reads stored flow as it was trained on it: MARS's released flow checkpoints saw truncated
-    levels (zero flow = 127), a teacher trained here on rounded ones saw 127.5. A root without a report
-    (folders extracted elsewhere) or whose report predates the key records nothing and is taken as it is.
+    levels (zero flow = 127), a teacher trained here on rounded ones saw 127.5. A preset that names a frame
+    size (the paper's 256 × 256) gets frames of that size, not another resize of the videos. A root without
+    a report (folders extracted elsewhere) or whose report predates a key records nothing and is taken as
+    it is.
     """
     from dualaction_lib.data.prepared import read_reports, recorded_settings
 
     d = cfg.data
+    wanted_size = list(d.frame_size) if d.frame_size else None
     for report in read_reports(Path(d.frames_root)):
-        found = recorded_settings(report).get("rounding")
+        recorded = recorded_settings(report)
+        found = recorded.get("rounding")
         if found is not None and found != d.flow_rounding:
             raise ConfigError(
                 f"data.flow_rounding: {d.flow_rounding!r}, but the flow of {d.frames_root} was extracted "
                 f"with rounding {found!r} ({report['report_path']}); re-extract it with `python -m "
                 f"dualaction_lib prepare --data.flow_rounding {d.flow_rounding}` into another --out, or set "
                 f"data.flow_rounding to {found!r}"
+            )
+        size = recorded.get("frame_size", wanted_size)  # reports before the key: not checked
+        if size is not None:
+            size = [int(v) for v in size]
+        if size != wanted_size:
+            fix = "prepare (no --data.frame_size)"
+            if wanted_size:
+                fix = f"prepare --data.frame_size {wanted_size[0]}x{wanted_size[1]}"
+            raise ConfigError(
+                f"data.frame_size: {wanted_size}, but the frames of {d.frames_root} were extracted at "
+                f"frame_size {size} ({report['report_path']}); re-extract them with `python -m "
+                f"dualaction_lib {fix}` into another --out, or set data.frame_size to {size}"
             )
 
 

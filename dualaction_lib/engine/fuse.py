@@ -21,9 +21,14 @@ from torch import Tensor
 
 from dualaction_lib.choices import FusionMethod
 from dualaction_lib.engine.evaluate import topk
+from dualaction_lib.errors import UserError
 from dualaction_lib.io import atomic_save, atomic_write_json
 
 FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
+
+
+class FusionInputError(UserError, ValueError):
+    """The runs' cached scores cannot make this fusion (e.g. no validation split to fit attention on)."""
 
 
 def load_scores(run_dir: str | Path) -> dict[str, Any]:
@@ -39,7 +44,7 @@ def load_scores(run_dir: str | Path) -> dict[str, Any]:
 def align(a: dict, b: dict, split: str) -> tuple[Tensor, Tensor, Tensor, list[str]]:
     """Scores of both runs on the same videos, in run a's order: (V, K), (V, K), labels (V,), ids."""
     if split not in a or split not in b:
-        raise KeyError(
+        raise FusionInputError(
             f"scores.pt lacks the {split!r} split; train with data.val_fraction > 0 (val) or "
             f"eval.train_scores=true (train)"
         )
@@ -57,19 +62,27 @@ def align(a: dict, b: dict, split: str) -> tuple[Tensor, Tensor, Tensor, list[st
     return sa["scores"].float(), sb["scores"].float()[order], sa["labels"], list(sa["video_ids"])
 
 
-def fit_split(a: dict, b: dict, fit_on: str = "auto") -> str:
-    """The split attention fusion is fitted on (see :func:`fuse`)."""
+def fit_split(a: dict, b: dict, fit_on: str = "auto", runs: tuple[Path, Path] | None = None) -> str:
+    """The split attention fusion is fitted on (see :func:`fuse`): "auto" is the validation split, and a
+    run without validation scores is refused in one line (``runs`` names the two run directories)."""
     if fit_on not in ("auto", "val", "train"):
         raise ValueError(f"fit_on must be auto, val or train, got {fit_on!r}")
-    if fit_on != "auto":
-        return fit_on
-    for split in ("val", "train"):
-        if split in a and split in b:
-            return split
-    raise KeyError(
-        "neither run has validation or train scores to fit attention fusion on; train with "
-        "data.val_fraction > 0"
-    )
+    split = "val" if fit_on == "auto" else fit_on
+    names = runs or (Path("run A"), Path("run B"))
+    lacking = [str(name) for name, scores in zip(names, (a, b), strict=True) if split not in scores]
+    if lacking:
+        how = (
+            "train it with data.val_fraction > 0 (videos held out of training)"
+            if split == "val"
+            else "evaluate it with eval.train_scores=true"
+        )
+        kind = "validation" if split == "val" else split
+        raise FusionInputError(
+            f"fuse --method attention: {' and '.join(lacking)} has no {kind} "
+            f"scores to fit the fusion on (scores.pt holds no {split!r} split); {how}, or fuse with "
+            f"--method average"
+        )
+    return split
 
 
 def train_attention(
@@ -113,10 +126,10 @@ def fuse(
 ) -> Path:
     """Fuse two runs; writes eval.json and fusion.pt to runs/<preset>/fusion_<a>+<b>_<method>/.
 
-    Attention fusion is fitted on ``fit_on`` scores: "val" (held-out training videos, which neither stream
-    trained on), "train" (the streams' own training videos, which they have memorised: the weights then
-    favour the stream that overfits most) or "auto" (val when both runs have it, else train). The choice is
-    recorded in eval.json as ``fit_on``.
+    Attention fusion is fitted on ``fit_on`` scores: "val" or "auto" (held-out training videos, which
+    neither stream trained on; a run without them is refused, :class:`FusionInputError`) or, only when asked
+    for, "train" (the streams' own training videos, which they have memorised: the weights then favour the
+    stream that overfits most). The split is recorded in eval.json as ``fit_on``.
     """
     if method not in FUSION_METHODS:
         raise ValueError(f"method must be one of {FUSION_METHODS}, got {method!r}")
@@ -130,7 +143,7 @@ def fuse(
     state: dict[str, Any] = {}
     fitted = ""
     if method == "attention":
-        fitted = fit_split(a, b, fit_on)
+        fitted = fit_split(a, b, fit_on, (run_a, run_b))
         fit_a, fit_b, fit_labels, _ = align(a, b, fitted)
         model = train_attention(fit_a, fit_b, fit_labels, hidden=hidden, steps=steps, lr=lr, seed=seed)
         with torch.no_grad():

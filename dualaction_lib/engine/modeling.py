@@ -68,8 +68,9 @@ def build_network(cfg: Config, num_classes: int) -> nn.Module:
 def build_student(cfg: Config, num_classes: int) -> nn.Module:
     """The network to train: :func:`build_network`, the init (``model.init``), the frozen stages.
 
-    A pretrained init from another data set keeps every layer but the classifier, which is always
-    re-initialised: the source's classes are not the target's, even when their number matches.
+    A pretrained init from another data set keeps every layer but the classifier, which is re-initialised:
+    the source's classes are not the target's, even when their number matches. ``model.keep_classifier``
+    keeps it, for a checkpoint trained on the target's classes (MARS's Flow_UCF101_16f.pth on UCF-101).
     """
     from dualaction_lib.models import load_weights
 
@@ -79,7 +80,8 @@ def build_student(cfg: Config, num_classes: int) -> nn.Module:
         source = "native" if path.is_dir() else cfg.model.pretrained_source
         weights = path / "checkpoint.pt" if path.is_dir() else path
         load_weights(model, weights, source=source, num_classes=num_classes, adapt_in_channels=True)
-        model.reset_classifier(num_classes)
+        if not cfg.model.keep_classifier:
+            model.reset_classifier(num_classes)
     freeze_before(model, cfg.model.finetune_from)
     return model
 
@@ -97,6 +99,38 @@ def resolve_init_path(cfg: Config) -> Path | None:
         modality = cfg.input_modality
         return Path(cfg.out_dir) / m.source_preset / f"{modality}_seed{m.source_seed}"
     return Path(m.pretrained)
+
+
+# Where a released checkpoint of each weight source comes from, for the error a missing file gives.
+WEIGHT_ORIGINS = {
+    "mars": "MARS's released models (github.com/craston/MARS, README 'Models', e.g. RGB_Kinetics_16f.pth, "
+    "Flow_UCF101_16f.pth)",
+    "hara": "Hara's pretrained models (github.com/kenshohara/3D-ResNets-PyTorch, e.g. "
+    "resnet-101-kinetics.pth)",
+    "torchvision": "torchvision's video models (torchvision.models.video, e.g. r3d_18 weights)",
+}
+
+
+def check_init_files(cfg: Config) -> None:
+    """A checkpoint file the run starts from (model.pretrained, a distill.teacher file) must exist.
+
+    Refused in one line before any work, naming the file and where it comes from; a run directory or
+    'auto' is left to the stage that trains it.
+    """
+    m, d = cfg.model, cfg.distill
+    wanted = []
+    if m.init == "pretrained" and m.pretrained != "auto":
+        fix = "or start from random weights with --model.init scratch"
+        wanted.append(("model.pretrained", Path(m.pretrained), m.pretrained_source, fix))
+    if cfg.is_distill and d.teacher != "auto" and Path(d.teacher).suffix in (".pth", ".pt", ".tar"):
+        fix = "or point --distill.teacher at a flow run directory"
+        wanted.append(("distill.teacher", Path(d.teacher), d.teacher_source, fix))
+    for key, path, source, fix in wanted:
+        if not path.exists():
+            origin = WEIGHT_ORIGINS.get(source, "a checkpoint of this architecture")
+            raise FileNotFoundError(
+                f"{key}: {path} does not exist; it is one of {origin}: download it to that path, {fix}"
+            )
 
 
 def load_run_model(run_dir: str | os.PathLike, cfg: Config | None = None) -> nn.Module:

@@ -1,7 +1,9 @@
 """Optimizers and learning-rate schedules from OptimConfig.
 
-``plateau`` (MARS) steps once per epoch on the mean train loss; ``cosine`` and ``step`` are LambdaLR
-schedules stepped every batch (with optional linear warm-up), so short CPU runs anneal smoothly.
+``plateau`` (MARS's code) steps once per epoch on the validation CE (the held-out split of
+``data.val_fraction``), never on the training loss, which includes α·distillation and would make the
+schedule depend on the method; ``cosine`` and ``step`` are LambdaLR schedules stepped every batch (with
+optional linear warm-up), so short CPU runs anneal smoothly.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from dualaction_lib.config.schema import OptimConfig
+from dualaction_lib.config.schema import Config, ConfigError, OptimConfig
 
 
 def build_optimizer(o: OptimConfig, model: nn.Module) -> torch.optim.Optimizer:
@@ -49,14 +51,24 @@ def build_scheduler(o: OptimConfig, optimizer: torch.optim.Optimizer, steps_per_
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
+def check_schedule(cfg: Config) -> None:
+    """A plateau schedule needs a validation split to watch; refused in one line before any work."""
+    if cfg.optim.scheduler == "plateau" and cfg.optim.epochs > 0 and cfg.data.val_fraction <= 0:
+        raise ConfigError(
+            "optim.scheduler: plateau steps on the validation CE, but data.val_fraction is 0 (no validation "
+            "split); hold one out with --data.val_fraction 0.1, or choose a fixed schedule with "
+            "--optim.scheduler cosine (or step, none)"
+        )
+
+
 def scheduler_step(
-    o: OptimConfig, scheduler: Any, *, per_batch: bool = False, epoch_loss: float | None = None
+    o: OptimConfig, scheduler: Any, *, per_batch: bool = False, val_loss: float | None = None
 ) -> None:
-    """Per-batch call for LambdaLR schedules, per-epoch call (with the epoch loss) for plateau."""
+    """Per-batch call for LambdaLR schedules, per-epoch call (with the validation CE) for plateau."""
     if scheduler is None:
         return
     if o.scheduler == "plateau":
         if not per_batch:
-            scheduler.step(epoch_loss)
+            scheduler.step(val_loss)
     elif per_batch:
         scheduler.step()

@@ -23,8 +23,14 @@ from dualaction_lib.engine import data as edata
 from dualaction_lib.engine import distributed as D
 from dualaction_lib.engine import rundir
 from dualaction_lib.engine.loop import NonFiniteLossError, TrainState, train_one_epoch
-from dualaction_lib.engine.modeling import StudentHead, build_student, load_teacher, teacher_layers
-from dualaction_lib.engine.optim import build_optimizer, build_scheduler, scheduler_step
+from dualaction_lib.engine.modeling import (
+    StudentHead,
+    build_student,
+    check_init_files,
+    load_teacher,
+    teacher_layers,
+)
+from dualaction_lib.engine.optim import build_optimizer, build_scheduler, check_schedule, scheduler_step
 from dualaction_lib.io import append_jsonl
 from dualaction_lib.losses import DualActionLoss
 
@@ -39,6 +45,8 @@ def train(cfg: Config | str = "cpu", *, on_epoch_end: EpochHook | None = None, *
         cfg = load_config(cfg, **overrides)
     elif overrides:
         cfg = override(cfg, **overrides)
+    check_schedule(cfg)  # before anything is written: the run directory stays untouched
+    check_init_files(cfg)
     edata.check_prepared(cfg)  # before a teacher or pretraining stage is trained for a refused run
     threads = torch.get_num_threads()
     if cfg.threads > 0:
@@ -89,6 +97,7 @@ def _ensure_teacher(cfg: Config, rt: D.Runtime) -> None:
     teacher = override(
         cfg, cfg.method_overrides.get("flow", {}), method="flow", seed=cfg.teacher_seed, name=""
     )
+    check_init_files(teacher)
     _train(teacher, rt, None)
 
 
@@ -151,7 +160,9 @@ def _train_locked(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) ->
         record = {"kind": "epoch", "epoch": epoch, **stats}
         if cfg.eval.every and (epoch + 1) % cfg.eval.every == 0 and epoch + 1 < cfg.optim.epochs:
             record["test_video_top1"] = _quick_eval(cfg, rt, model, data)
-        scheduler_step(cfg.optim, scheduler, epoch_loss=stats["train_loss"])
+        if cfg.optim.scheduler == "plateau":  # the same signal for every method: CE on held-out videos
+            record["val_loss"] = _validation_loss(cfg, rt, model, data)
+            scheduler_step(cfg.optim, scheduler, val_loss=record["val_loss"])
         record["seconds"] = round(time.time() - t0, 3)
         if rt.is_main:
             append_jsonl(state.metrics_path, record)
@@ -159,6 +170,8 @@ def _train_locked(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) ->
         D.barrier(rt)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
+    if cfg.optim.epochs == 0 and rt.is_main:  # the init evaluated as it is: its weights become the run's
+        rundir.save_checkpoint(ckpt_path, model, optimizer, scheduler, -1, cfg, state.loss_fn)
     _finish(cfg, rt, model, data, run_dir, time.time() - run_start)
     return run_dir
 
@@ -181,6 +194,19 @@ def build_loss(cfg: Config) -> DualActionLoss:
     return DualActionLoss(
         alpha=d.alpha, mae=mae, gram=gram, mse=mse, layers=teacher_layers(cfg), normalize=d.normalize
     )
+
+
+def _validation_loss(cfg: Config, rt: D.Runtime, model: nn.Module, data: edata.RunData) -> float:
+    """Mean CE of the validation videos' scores (mean clip logits, eval protocol); equal on every rank."""
+    import torch.nn.functional as F
+
+    from dualaction_lib.engine.evaluate import score_dataset
+
+    loss = 0.0
+    if rt.is_main:
+        scored = score_dataset(model, data.val, cfg, rt, desc="val")
+        loss = float(F.cross_entropy(scored["scores"], scored["labels"]))
+    return D.all_sum([loss], rt)[0]
 
 
 def _quick_eval(cfg: Config, rt: D.Runtime, model: nn.Module, data: edata.RunData) -> float | None:
