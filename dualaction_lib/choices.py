@@ -13,6 +13,9 @@ DistillMethod = Literal["mars", "ds", "ds_mae", "ds_gram"]  # the students disti
 Stage = Literal["stem", "layer1", "layer2", "layer3", "layer4", "fc"]  # trainable stages, forward order
 WeightSource = Literal["auto", "mars", "hara", "torchvision", "native"]  # models.load_weights' key names
 Init = Literal["scratch", "pretrained"]
+# Which experiment of a plan a run is: its folder name and the tables' selection (dualaction_lib.rundir),
+# in the order the tables list them (nopool: DS without the pooled level, Table 2's optional row).
+Variant = Literal["main", "scratch", "norm", "nopool", "sweep", "other"]
 Dataset = Literal["synthetic", "ucf101", "hmdb51"]  # a config's data set
 PrepareDataset = Literal[Dataset, "folder"]  # prepare also takes any folder of class folders
 Modality = Literal["rgb", "flow", "rgb+flow"]

@@ -50,6 +50,7 @@ def job_config(job: workbook.Job) -> Any:
         p["method"],
         p["seed"],
         **chosen,
+        variant=p.get("variant", "main"),
         name=p.get("name", ""),
         out_dir=p.get("out_dir", "runs"),
     )
@@ -60,6 +61,7 @@ def train_argv(job: workbook.Job) -> list[str]:
     p = job.parameters
     argv = ["-m", "dualaction_lib", "train", "--preset", str(p["preset"]), "--method", str(p["method"])]
     argv += ["--seed", str(p["seed"]), "--out_dir", str(p.get("out_dir", "runs")), "--no-progress"]
+    argv += ["--variant", str(p.get("variant", "main"))]
     if p.get("name"):
         argv += ["--name", str(p["name"])]
     for key, dotted in CHOICES.items():

@@ -36,8 +36,9 @@ figures_dir: str = "figures"  # where batch mode writes the PNG + PDF figures
 
 # %%
 from dualaction_lib.config import load_config
+from dualaction_lib.study import notebook
 from dualaction_lib.study.inspection import FlowInspector
-from dualaction_lib.viz import notebook, widgets
+from dualaction_lib.viz import widgets
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
 videos = f"{load_config(preset).data.root}/videos"  # used when source is "benchmark"

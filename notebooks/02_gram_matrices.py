@@ -32,8 +32,9 @@ figures_dir: str = "figures"  # where batch mode writes the PNG + PDF figures
 
 # %%
 from dualaction_lib.feature_names import DISTILL_LAYERS
+from dualaction_lib.study import notebook
 from dualaction_lib.study.features import FeatureStudy, distance_table
-from dualaction_lib.viz import feature_plots, notebook, widgets
+from dualaction_lib.viz import feature_plots, widgets
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
 study = FeatureStudy(f"{out_dir}/{preset}", seed, teacher_seed)

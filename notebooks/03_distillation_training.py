@@ -42,7 +42,10 @@ epochs: Optional[int] = None  # training epochs (None: the preset's value)
 init: Optional[str] = None  # scratch or pretrained (None: the preset's value)
 normalize: Optional[str] = None  # distillation terms: none (paper) or step0 (None: the preset's value)
 layers: Optional[list] = None  # DS feature levels, e.g. [layer1, layer2, layer3, layer4] (None: the preset's)
-name: str = ""  # run folder name; empty: <method>_seed<seed>
+variant: str = (
+    "main"  # experiment of the plan: main, scratch, norm, nopool, sweep or other (names the folder)
+)
+name: str = ""  # run folder name; empty: from method, seed and variant (<method>_seed<seed> for main)
 out_dir: str = "runs"  # root folder of all runs; this run goes to <out_dir>/<preset>/<name>
 run_dir: str = ""  # show an existing run folder instead of training one (empty: train)
 interactive: bool = True  # True: curves redraw live each epoch; False (batch): figures saved to figures_dir
@@ -52,12 +55,13 @@ figures_dir: str = "figures"  # where figures are written (PNG + PDF)
 from pathlib import Path
 
 from dualaction_lib.engine import train
-from dualaction_lib.study import runs
-from dualaction_lib.viz import notebook, widgets
+from dualaction_lib.rundir import RunDir
+from dualaction_lib.study import notebook, runs
+from dualaction_lib.viz import widgets
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
 choices = {"alpha": alpha, "epochs": epochs, "init": init, "normalize": normalize, "layers": layers}
-cfg = runs.run_config(preset, method, seed, **choices, name=name, out_dir=out_dir)
+cfg = runs.run_config(preset, method, seed, **choices, variant=variant, name=name, out_dir=out_dir)
 print(runs.describe(cfg))
 
 # %% [markdown]
@@ -68,7 +72,8 @@ print(runs.describe(cfg))
 # an interrupted one resumes from its last checkpoint. In JupyterLab the curves redraw after every epoch.
 
 # %%
-with runs.live_curves(run_dir or cfg.run_dir, interactive, title=cfg.run_name) as curves:
+folder = Path(run_dir) if run_dir else RunDir.of(cfg).path
+with runs.live_curves(folder, interactive, title=folder.name) as curves:
     run = Path(run_dir) if run_dir else train(cfg, on_epoch_end=curves)
 
 # %% [markdown]

@@ -43,8 +43,8 @@ figures_dir: str = "figures"  # where batch mode writes the PNG + PDF figures
 # %%
 import pandas as pd
 
-from dualaction_lib.study import fusion
-from dualaction_lib.viz import notebook, plots, widgets
+from dualaction_lib.study import fusion, notebook
+from dualaction_lib.viz import plots, widgets
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
 pairs = fusion.stream_pairs(f"{out_dir}/{preset}", seed, teacher_seed)

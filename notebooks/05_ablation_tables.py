@@ -42,8 +42,8 @@ figures_dir: str = "figures"  # where tables (.md, .tex) and figures (PNG + PDF)
 # %%
 from IPython.display import Markdown, display
 
-from dualaction_lib.study import ablation, findings
-from dualaction_lib.viz import notebook, plots, widgets
+from dualaction_lib.study import ablation, findings, notebook
+from dualaction_lib.viz import plots, widgets
 
 notebook.setup()  # work from the project root, like the CLI and the batch runner
 runs = ablation.collect_runs(f"{out_dir}/{preset}")

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from dualaction_lib.config import load_config
+from dualaction_lib.rundir import RunDir
 from dualaction_lib.study import ablation, findings
 from dualaction_lib.viz import plots, tables
 
@@ -30,28 +31,23 @@ TOP1 = {  # method → test top-1 of seeds 1, 2, 3
 
 def _run(root: Path, name: str, method: str, seed: int, top1: float, *, alpha: float = 1.0,
          init: str = "pretrained", normalize: str = "none", train_acc: float = 0.9,
-         layers: tuple[str, ...] | None = None) -> None:  # fmt: skip
-    run = root / name
-    run.mkdir(parents=True)
-    distill = {"alpha": alpha, "normalize": normalize, "teacher_seeds": 3}
+         layers: tuple[str, ...] | None = None, variant: str = "main") -> None:  # fmt: skip
+    run = RunDir(root / name)
+    settings = {"model.init": init, "distill.alpha": alpha, "distill.normalize": normalize}
     if layers is not None:
-        distill["layers"] = list(layers)
-    source = {"pretrained": "auto", "source_preset": "src"} if init == "pretrained" else {}
-    model = {"init": init, **source}  # a pretrained run names its source
-    config = {"method": method, "seed": seed, "model": model, "distill": distill}
-    (run / "config.yaml").write_text(yaml.safe_dump(config))
-    result = {"video_top1": top1, "val_video_top1": top1 - 0.05, "num_classes": 4, "num_videos": 40}
-    (run / "eval.json").write_text(json.dumps(result))
-    epochs = [{"kind": "epoch", "epoch": e, "train_acc": train_acc - 0.1 * (1 - e)} for e in range(2)]
-    (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in epochs))
+        settings["distill.layers"] = list(layers)
+    settings["distill.teacher_seeds"] = 3
+    run.claim(load_config("smoke", method=method, seed=seed, variant=variant, **settings))
+    run.write_eval({"video_top1": top1, "val_video_top1": top1 - 0.05, "num_classes": 4, "num_videos": 40})
+    for e in range(2):
+        run.append_metrics({"kind": "epoch", "epoch": e, "train_acc": train_acc - 0.1 * (1 - e)})
 
 
 def _fusion(root: Path, a: str, b: str, method: str, top1: float) -> None:
-    folder = root / f"fusion_{a}+{b}_{method}"
-    folder.mkdir()
-    result = {"streams": [str(root / a), str(root / b)], "method": method, "video_top1": top1,
+    streams = [str(root / a), str(root / b)]
+    result = {"streams": streams, "method": method, "video_top1": top1,
               "mean_weights": [0.4, 0.6], "fit_on": "val" if method == "attention" else ""}  # fmt: skip
-    (folder / "eval.json").write_text(json.dumps(result))
+    RunDir.fusion_of(RunDir(root / a), RunDir(root / b), method).write_fusion(lambda f: None, result, streams)
 
 
 def build_preset(tmp_path: Path) -> Path:
@@ -67,12 +63,20 @@ def build_preset(tmp_path: Path) -> Path:
     _fusion(tmp_path, "ds_seed1", "flow_seed0", "attention", 0.99)  # not seed 1's teacher: left out
     for method, values in {"rgb": (0.30, 0.35, 0.31), "ds": (0.28, 0.36, 0.30)}.items():
         for seed, top1 in zip(SEEDS, values, strict=True):
-            _run(tmp_path, f"{method}_scratch_seed{seed}", method, seed, top1, init="scratch")
+            _run(
+                tmp_path,
+                f"{method}_scratch_seed{seed}",
+                method,
+                seed,
+                top1,
+                init="scratch",
+                variant="scratch",
+            )
     for seed, top1 in zip((1, 2), (0.50, 0.58), strict=True):
-        _run(tmp_path, f"ds_norm_seed{seed}", "ds", seed, top1, normalize="step0")
+        _run(tmp_path, f"ds_norm_seed{seed}", "ds", seed, top1, normalize="step0", variant="norm")
     for seed, top1 in zip(SEEDS, (0.41, 0.50, 0.46), strict=True):
-        _run(tmp_path, f"ds_alpha0_seed{seed}", "ds", seed, top1, alpha=0.0)
-    _run(tmp_path, "ds_alpha50_seed1", "ds", 1, 0.25, alpha=50.0, train_acc=0.3)  # collapsed
+        _run(tmp_path, f"ds_alpha0_seed{seed}", "ds", seed, top1, alpha=0.0, variant="sweep")
+    _run(tmp_path, "ds_alpha50_seed1", "ds", 1, 0.25, alpha=50.0, train_acc=0.3, variant="sweep")  # collapsed
     return tmp_path
 
 
@@ -181,7 +185,7 @@ def test_table3_and_table4_compare_conditions_pairwise(preset: Path) -> None:
     assert "| DS | 51.0 ± 13.8 (3) | 54.0 ± 50.8 (2) † | +3.5 ± 19.1 (2) |" in marked
     assert marked.rstrip().endswith(
         "† 3 of 40 listed test videos left out of the evaluation (skipped by prepare, missing or damaged; "
-        "each run's eval.json lists them)."
+        "each run's evaluation lists them)."
     )
     for table in (t3, t4):
         assert "n" in table.caption and "Student t" in table.caption and "paired" in table.caption
@@ -269,7 +273,7 @@ def test_table2_shows_ds_without_the_pooled_level_when_the_plan_trained_it(prese
     assert "DS without the pooled level" not in ablation.table2(*_tables(preset)).rows.index
     stages = ("layer1", "layer2", "layer3", "layer4")
     for seed, top1 in zip(SEEDS, (0.50, 0.58, 0.52), strict=True):
-        _run(preset, f"ds_nopool_seed{seed}", "ds", seed, top1, layers=stages)
+        _run(preset, f"ds_nopool_seed{seed}", "ds", seed, top1, layers=stages, variant="nopool")
     runs, fusions = _tables(preset)
     assert set(runs.set_index("run").loc[[f"ds_nopool_seed{s}" for s in SEEDS], "variant"]) == {"nopool"}
     t2 = ablation.table2(runs, fusions)

@@ -125,7 +125,15 @@ ALLOWED = {
     "data": {"choices", "io", "errors", "flow", "threads"},
     "models": {"choices", "io", "errors", "feature_names"},
     "losses": {"choices", "io", "feature_names"},
-    "engine": {"choices", "config", "data", "models", "losses", "io", "errors", "locks", "feature_names"},
+    "rundir": {
+        "choices",
+        "io",
+        "config",
+        "errors",
+        "locks",
+    },  # low-level: the run folder's files and identity
+    "engine": {"choices", "config", "data", "models", "losses", "io", "errors", "locks", "feature_names"}
+    | {"rundir"},
     "viz": {"io", "stats", "flow"},  # flow.color only: see test_viz_only_draws
     "study": {
         "choices",
@@ -138,8 +146,8 @@ ALLOWED = {
         "feature_names",
         "io",
         "models",
-        "data",
-    },
+    }
+    | {"data", "rundir"},
     "workbook": {"io", "errors", "locks", "threads"},
     "figures_job": {"workbook", "config", "engine", "io", "errors"},
     # what a plan's jobs train (estimate, SLURM tasks): the runner's hooks, outside the runner

@@ -16,6 +16,7 @@ from dualaction_lib.config import (
     read_config,
     save_config,
 )
+from dualaction_lib.rundir import RunDir
 
 PAPER = ["paper_hmdb51_16f", "paper_hmdb51_64f", "paper_ucf101_16f", "paper_ucf101_64f"]
 
@@ -68,8 +69,8 @@ def test_overrides_keyword_dotted_nested():
         (8,) * 4,
     )
     assert cfg.data.clip_len == load_config("cpu").data.clip_len  # untouched siblings survive
-    assert str(cfg.run_dir) == "runs/cpu/mars_seed2"
-    assert override(cfg, name="x").run_dir.name == "x"
+    assert str(RunDir.of(cfg).path) == "runs/cpu/mars_seed2"
+    assert RunDir.of(override(cfg, name="x")).path.name == "x"
     assert load_config("cpu", **{"optim.epochs": 3.0}).optim.epochs == 3  # integral float is fine
 
 
@@ -187,7 +188,7 @@ def test_unknown_preset_and_yaml_path(tmp_path):
 def test_save_read_round_trip(tmp_path):
     cfg = load_config("paper_hmdb51_64f", seed=3, **{"model.options": {"shortcut": "A"}})
     save_config(cfg, tmp_path / "config.yaml")
-    assert read_config(tmp_path) == cfg
+    assert read_config(tmp_path / "config.yaml") == cfg
 
 
 def test_unknown_synthetic_key_is_a_config_error_naming_it():

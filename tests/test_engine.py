@@ -19,6 +19,7 @@ from fakes import NUM_CLASSES, S, T, smoke
 from dualaction_lib.engine import NonFiniteLossError, evaluate, fuse, train
 from dualaction_lib.engine import data as edata
 from dualaction_lib.io import read_jsonl
+from dualaction_lib.rundir import RunDir
 
 etrain = importlib.import_module("dualaction_lib.engine.train")
 
@@ -88,7 +89,7 @@ def test_resume_after_kill_matches_uninterrupted(tmp_path, fake_data):
     cfg = smoke(tmp_path, method="rgb", name="killed", **three)
     with pytest.raises(KeyboardInterrupt):
         train(cfg, on_epoch_end=kill)
-    killed = cfg.run_dir
+    killed = RunDir.of(cfg).path
     assert torch.load(killed / "checkpoint.pt", weights_only=True)["epoch"] == 0
     assert not (killed / "eval.json").exists()
     train(cfg)  # resumes from epoch 1
@@ -185,7 +186,7 @@ def test_nan_loss_stops_with_step_and_term(tmp_path, teacher_run, monkeypatch):
     message = r"epoch 0, steps 0-3 \(checked every 10 steps\): term 'gram' first not finite at step 0"
     with pytest.raises(NonFiniteLossError, match=message):
         train(smoke(tmp_path, method="ds", **{"optim.epochs": 1}))
-    run = smoke(tmp_path, method="ds", **{"optim.epochs": 1}).run_dir
+    run = RunDir.of(smoke(tmp_path, method="ds", **{"optim.epochs": 1})).path
     assert not (run / "checkpoint.pt").exists(), "the bad weights never reach a checkpoint"
 
 

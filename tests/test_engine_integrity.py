@@ -20,7 +20,8 @@ from dualaction_lib.data.layouts import SplitFileError, load_index
 from dualaction_lib.data.synthetic import make_synthetic
 from dualaction_lib.engine import data as edata
 from dualaction_lib.engine import evaluate, train
-from dualaction_lib.engine.modeling import resolve_teacher_path, teacher_data_differences
+from dualaction_lib.engine.modeling import teacher_data_differences
+from dualaction_lib.rundir import RunDir, teacher_run
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -94,7 +95,8 @@ def test_strict_runs_refuse_before_any_epoch(damaged):
     message = str(err.value)
     assert "\n" not in message and f"{damaged['file']}: truncated JPEG" in message
     assert "set data.missing: skip to leave them out" in message
-    assert not (cfg.run_dir / "metrics.jsonl").exists() and not (cfg.run_dir / "checkpoint.pt").exists()
+    rd = RunDir.of(cfg)
+    assert not rd.metrics_path.exists() and not rd.checkpoint_path.exists()
     # The same run checked at another level is the same run (no config refusal); "off" sees folders only.
     with pytest.raises(DataCheckError, match=r"^2 of 20 listed videos are unusable"):
         train(override(cfg, **{"data.check": "off"}))
@@ -132,12 +134,12 @@ def test_evaluate_names_a_missing_run_directory(tmp_path):
 def test_a_teacher_trained_on_other_data_settings_is_refused(tmp_path):
     cfg = load_config("smoke", method="ds", out_dir=str(tmp_path / "runs"))
     teacher = override(cfg, method="flow", **{"data.clip_len": 8, "data.norm": "kinetics"})
-    save_config(teacher, resolve_teacher_path(cfg) / "config.yaml")
+    save_config(teacher, teacher_run(cfg) / "config.yaml")
     with pytest.raises(ValueError, match="was trained on other data settings: ") as err:
         train(cfg)
     message = str(err.value)
     assert "data.clip_len 8 (student 4)" in message and "data.norm kinetics (student mars)" in message
-    assert "\n" not in message and not cfg.run_dir.exists()  # refused before the student's run starts
+    assert "\n" not in message and not RunDir.of(cfg).path.exists()  # refused before the student's run starts
     same = override(cfg, method="flow", **{"data.num_workers": 1, "data.flip": False})
     assert teacher_data_differences(cfg, same) == []  # how it loads or augments does not matter
 

@@ -23,6 +23,7 @@ import yaml
 from dualaction_lib.config import load_config
 from dualaction_lib.engine import train
 from dualaction_lib.engine.data import ensure_prepared
+from dualaction_lib.rundir import RunDir
 from dualaction_lib.workbook.guard import STATE_NAME, tagged_processes
 
 pytestmark = pytest.mark.slow
@@ -94,7 +95,7 @@ def test_train_killed_then_rerun_ends_with_the_same_weights(tmp_path: Path, smok
     settings = {**smoke_data, "optim.epochs": 60, "out_dir": str(tmp_path)}
     args = ["train", "--preset", "smoke", "--method", "rgb", *(f"--{k}={v}" for k, v in settings.items())]
     full = train(load_config("smoke", method="rgb", name="full", **settings))
-    run_dir = load_config("smoke", method="rgb", name="killed", **settings).run_dir
+    run_dir = RunDir.of(load_config("smoke", method="rgb", name="killed", **settings)).path
     proc = start(*args, "--name", "killed")
     wait_for(lambda: (run_dir / "checkpoint.pt").exists(), proc)
     kill_group(proc)

@@ -19,6 +19,7 @@ from dualaction_lib.config import ConfigError, load_config, save_config
 from dualaction_lib.data import transforms
 from dualaction_lib.engine import data as edata
 from dualaction_lib.engine import evaluate, train
+from dualaction_lib.rundir import RunDir
 
 PAPER = ["paper_hmdb51_16f", "paper_hmdb51_64f", "paper_ucf101_16f", "paper_ucf101_64f"]
 TINY = {
@@ -73,15 +74,15 @@ def test_train_refuses_frames_of_another_rounding_in_one_line(roots, tmp_path, a
         f"{found!r} ({roots[found] / 'prepare_report.json'}); re-extract it with `python -m dualaction_lib "
         f"prepare --data.flow_rounding {asked}` into another --out, or set data.flow_rounding to {found!r}"
     )
-    assert not cfg.run_dir.exists()  # refused before anything is written
+    assert not RunDir.of(cfg).path.exists()  # refused before anything is written
 
 
 def test_evaluate_refuses_frames_of_another_rounding(roots, tmp_path):
     cfg = smoke(tmp_path, roots["round"], "truncate", method="flow")
-    save_config(cfg, cfg.run_dir / "config.yaml")
+    save_config(cfg, RunDir.of(cfg).path / "config.yaml")
     with pytest.raises(ConfigError, match=r"^data\.flow_rounding: 'truncate', but the flow of .*'round'"):
-        evaluate(cfg.run_dir)
-    assert sorted(p.name for p in cfg.run_dir.iterdir()) == ["config.yaml"]
+        evaluate(RunDir.of(cfg).path)
+    assert sorted(p.name for p in RunDir.of(cfg).path.iterdir()) == ["config.yaml"]
 
 
 def test_the_cli_refusal_is_one_line(roots, tmp_path):

@@ -13,6 +13,7 @@ import pytest
 
 from dualaction_lib import figures_job, workbook
 from dualaction_lib.config import load_config
+from dualaction_lib.rundir import RunDir
 from dualaction_lib.study import runs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,7 +30,13 @@ def _config(job: workbook.Job):
     p = job.parameters
     chosen = {k: p.get(k) for k in ("alpha", "epochs", "init", "normalize", "layers")}
     return runs.run_config(
-        p["preset"], p["method"], p["seed"], **chosen, name=p.get("name", ""), out_dir=p["out_dir"]
+        p["preset"],
+        p["method"],
+        p["seed"],
+        **chosen,
+        variant=p["variant"],
+        name=p.get("name", ""),
+        out_dir=p["out_dir"],
     )
 
 
@@ -51,11 +58,13 @@ def test_no_two_jobs_train_the_same_run_at_once(plan: str) -> None:
     training = [(job, _config(job)) for job in jobs if job.notebook.stem == TRAINS]
     trained = {}
     for job, cfg in training:
-        assert cfg.run_dir not in trained, (
-            f"{cfg.run_dir} is trained by {trained.get(cfg.run_dir)} and {job.step}"
+        assert RunDir.of(cfg).path not in trained, (
+            f"{RunDir.of(cfg).path} is trained by {trained.get(RunDir.of(cfg).path)} and {job.step}"
         )
-        trained[cfg.run_dir] = job.step
-        assert job.done[0] == ROOT / cfg.run_dir / "eval.json", f"{job.output.name}: done names another run"
+        trained[RunDir.of(cfg).path] = job.step
+        assert job.done[0] == ROOT / RunDir.of(cfg).path / "eval.json", (
+            f"{job.output.name}: done names another run"
+        )
     for job, cfg in training:
         before = _waits_for(jobs, job.step)
         if cfg.model.init == "pretrained" and cfg.model.pretrained == "auto":

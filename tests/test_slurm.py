@@ -10,6 +10,7 @@ import submitit
 import yaml
 
 from dualaction_lib import plan_runs, workbook
+from dualaction_lib.rundir import RunDir
 from dualaction_lib.workbook import slurm
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,7 +89,7 @@ def test_a_training_job_becomes_one_cluster_job_that_trains_its_run(tmp_path: Pa
     assert task.folder == tmp_path / "runs" / "slurm" / jobs[0].output.stem
     assert task.argv == [
         "-m", "dualaction_lib", "train", "--preset", "smoke", "--method", "rgb", "--seed", "1",
-        "--out_dir", str(tmp_path / "runs"), "--no-progress", "--name", "rgb_tiny_seed1",
+        "--out_dir", str(tmp_path / "runs"), "--no-progress", "--variant", "main", "--name", "rgb_tiny_seed1",
         "--optim.epochs", "1", "--model.init", "scratch",
     ]  # fmt: skip
     send = plan_runs.Planner(local_executor).remote(plan, ROOT, {})
@@ -96,7 +97,7 @@ def test_a_training_job_becomes_one_cluster_job_that_trains_its_run(tmp_path: Pa
     run = tmp_path / "runs" / "smoke" / "rgb_tiny_seed1"
     assert (run / "eval.json").is_file() and (run / "checkpoint.pt").is_file()
     assert list((tmp_path / "runs" / "slurm" / jobs[0].output.stem).glob("*_log.out")), "submitit's log"
-    assert plan_runs.job_config(jobs[0]).run_dir == run
+    assert RunDir.of(plan_runs.job_config(jobs[0])).path == run
 
 
 def test_the_runner_fails_a_job_whose_cluster_job_failed_without_running_its_notebook(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from fakes import NUM_CLASSES, Entry, smoke
 from dualaction_lib.config import ConfigError, load_config
 from dualaction_lib.engine import data as edata
 from dualaction_lib.engine import train
-from dualaction_lib.engine.modeling import resolve_init_path, resolve_teacher_path
 from dualaction_lib.io import read_jsonl
+from dualaction_lib.rundir import RunDir, source_run, teacher_run
 
 
 def test_validation_holds_out_whole_ucf_groups_and_hashes_the_rest():
@@ -35,7 +35,7 @@ def test_validation_holds_out_whole_ucf_groups_and_hashes_the_rest():
 
 def test_students_distill_from_teacher_seed_mod_teacher_seeds(tmp_path):
     cfg = load_config("cpu", method="ds", seed=4, out_dir=str(tmp_path))
-    assert cfg.teacher_seed == 1 and resolve_teacher_path(cfg) == tmp_path / "cpu" / "flow_seed1"
+    assert cfg.teacher_seed == 1 and teacher_run(cfg) == tmp_path / "cpu" / "flow_seed1"
     assert load_config("cpu", seed=4, **{"distill.teacher_seed": 0}).teacher_seed == 0
 
 
@@ -50,18 +50,18 @@ def test_the_flow_teacher_gets_its_own_budget_and_students_share_one():
 def test_runs_on_other_data_live_in_their_own_group(tmp_path):
     default = load_config("cpu", method="rgb")
     other = load_config("cpu", method="rgb", **{"data.dataset": "ucf101", "data.frames_root": "/x/heldout"})
-    assert default.run_dir == Path("runs/cpu/rgb_seed0")
-    assert other.run_dir == Path("runs/cpu-heldout/rgb_seed0")
-    assert resolve_teacher_path(
-        load_config("cpu", method="ds", **{"data.frames_root": "/x/heldout"})
-    ) == Path("runs/cpu-heldout/flow_seed0")
+    assert RunDir.of(default).path == Path("runs/cpu/rgb_seed0")
+    assert RunDir.of(other).path == Path("runs/cpu-heldout/rgb_seed0")
+    assert teacher_run(load_config("cpu", method="ds", **{"data.frames_root": "/x/heldout"})) == Path(
+        "runs/cpu-heldout/flow_seed0"
+    )
     # the pretraining stage does not depend on the target data
-    assert resolve_init_path(other) == Path("runs/cpu_source/rgb_seed0")
+    assert source_run(other) == Path("runs/cpu_source/rgb_seed0")
 
 
 def test_init_switch_is_checked():
-    assert resolve_init_path(load_config("cpu", method="flow")) == Path("runs/cpu_source/flow_seed0")
-    assert resolve_init_path(load_config("cpu", **{"model.init": "scratch"})) is None
+    assert source_run(load_config("cpu", method="flow")) == Path("runs/cpu_source/flow_seed0")
+    assert source_run(load_config("cpu", **{"model.init": "scratch"})) is None
     with pytest.raises(ConfigError, match="model.pretrained"):
         load_config("cpu", **{"model.pretrained": ""})
 

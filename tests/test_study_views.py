@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from dualaction_lib.rundir import RunDir
 from dualaction_lib.study import runs
 from dualaction_lib.viz import flow_plots, training
 
@@ -155,20 +156,18 @@ def test_loss_balance_view(tmp_path: Path) -> None:
 
 
 def test_run_config_decodes_none_and_finds_the_teacher(tmp_path: Path) -> None:
-    from dualaction_lib.config import load_config, save_config
+    from dualaction_lib.config import load_config
 
     preset = load_config("smoke")
     cfg = runs.run_config("smoke", "ds", 1, init=None, normalize=None)
     assert (cfg.model.init, cfg.distill.normalize) == (preset.model.init, preset.distill.normalize)
     cfg = runs.run_config("smoke", "ds", 1, init="scratch", normalize="step0", name="ds_x")
-    assert (cfg.model.init, cfg.distill.normalize, cfg.run_name) == ("scratch", "step0", "ds_x")
+    assert (cfg.model.init, cfg.distill.normalize, RunDir.of(cfg).name) == ("scratch", "step0", "ds_x")
     for seed in (4, 5):
-        folder = tmp_path / f"mars_seed{seed}"
-        folder.mkdir()
         cfg = load_config("smoke", method="mars", seed=seed, **{"distill.teacher_seeds": 3})
-        save_config(cfg, folder / "config.yaml")
+        RunDir(tmp_path / f"mars_seed{seed}").claim(cfg)
     assert runs.teacher_seed(tmp_path, 4) == 1 and runs.teacher_seed(tmp_path, 5) == 2
-    with pytest.raises(FileNotFoundError, match="no student run of seed 6"):
+    with pytest.raises(FileNotFoundError, match="no main student run .* of seed 6"):
         runs.teacher_seed(tmp_path, 6)
 
 
@@ -200,11 +199,10 @@ def test_level_balance_frame_and_view(tmp_path: Path) -> None:
 
 
 def test_run_config_takes_the_distilled_levels() -> None:
-    cfg = runs.run_config(
-        "smoke", "ds", 1, layers=["layer1", "layer2", "layer3", "layer4"], name="ds_nopool_seed1"
-    )
+    cfg = runs.run_config("smoke", "ds", 1, layers=["layer1", "layer2", "layer3", "layer4"], variant="nopool")
     assert (
-        cfg.distill.layers == ("layer1", "layer2", "layer3", "layer4") and cfg.run_name == "ds_nopool_seed1"
+        cfg.distill.layers == ("layer1", "layer2", "layer3", "layer4")
+        and RunDir.of(cfg).name == "ds_nopool_seed1"
     )
     from dualaction_lib.config import load_config
 

@@ -7,34 +7,28 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 
+from dualaction_lib.config import load_config
+from dualaction_lib.rundir import RunDir
 from dualaction_lib.stats import mean_ci
-from dualaction_lib.study import ablation
-from dualaction_lib.viz import notebook, plots, tables, widgets
+from dualaction_lib.study import ablation, notebook
+from dualaction_lib.viz import plots, tables, widgets
 from dualaction_lib.viz.core import new_figure, save_figure
 
 
-def _fake_run(root: Path, name: str, method: str, seed: int, top1: float, alpha: float = 50.0) -> Path:
-    run = root / name
-    run.mkdir(parents=True)
-    (run / "config.yaml").write_text(
-        yaml.safe_dump({"method": method, "seed": seed, "distill": {"alpha": alpha}})
-    )
-    (run / "eval.json").write_text(json.dumps({"video_top1": top1, "clip_top1": top1, "video_top5": 1.0}))
-    return run
+def _fake_run(
+    root: Path, name: str, method: str, seed: int, top1: float, alpha: float = 50.0, variant: str = "main"
+) -> Path:
+    run = RunDir(root / name)
+    run.claim(load_config("smoke", method=method, seed=seed, variant=variant, **{"distill.alpha": alpha}))
+    run.write_eval({"video_top1": top1, "clip_top1": top1, "video_top5": 1.0})
+    return run.path
 
 
 def _fake_fusion(root: Path, a: str, b: str, method: str, top1: float) -> None:
-    folder = root / f"fusion_{a}+{b}_{method}"
-    folder.mkdir()
-    result = {
-        "streams": [str(root / a), str(root / b)],
-        "method": method,
-        "video_top1": top1,
-        "mean_weights": [0.3, 0.7],
-    }
-    (folder / "eval.json").write_text(json.dumps(result))
+    streams = [str(root / a), str(root / b)]
+    result = {"streams": streams, "method": method, "video_top1": top1, "mean_weights": [0.3, 0.7]}
+    RunDir.fusion_of(RunDir(root / a), RunDir(root / b), method).write_fusion(lambda f: None, result, streams)
 
 
 def test_tables_from_run_folders(tmp_path: Path) -> None:
@@ -43,7 +37,7 @@ def test_tables_from_run_folders(tmp_path: Path) -> None:
         _fake_run(tmp_path, f"ds_seed{seed}", "ds", seed, ds)
         _fake_fusion(tmp_path, f"ds_seed{seed}", "flow_seed0", "average", 0.9)  # Table 1 averages
     _fake_run(tmp_path, "flow_seed0", "flow", 0, 0.95)
-    _fake_run(tmp_path, "ds_alpha0_seed1", "ds", 1, 0.3, alpha=0.0)
+    _fake_run(tmp_path, "ds_alpha0_seed1", "ds", 1, 0.3, alpha=0.0, variant="sweep")
     runs = ablation.collect_runs(tmp_path)
     fusions = ablation.collect_fusions(tmp_path, runs)
     assert len(runs) == 8 and (runs.variant == "main").sum() == 7 and len(fusions) == 3
@@ -86,7 +80,7 @@ def test_tables_mark_rows_whose_runs_left_test_videos_out(tmp_path: Path) -> Non
     assert "| DS: Mimic | 60.0 ± 0.0 † | 2 |" in markdown and "| RGB | 40.0 ± 0.0 | 2 |" in markdown
     assert markdown.rstrip().endswith(
         "† up to 2 of 48 listed test videos left out of the evaluation (skipped by prepare, missing or "
-        "damaged; each run's eval.json lists them)."
+        "damaged; each run's evaluation lists them)."
     )
     latex = tables.to_latex(t1)
     assert r"60.0 $\pm$ 0.0$^\dagger$ & 2" in latex and r"\footnotesize $^\dagger$ up to 2 of 48" in latex
@@ -122,8 +116,8 @@ def test_plotted_error_bars_are_the_tables_confidence_intervals(tmp_path: Path) 
         _fake_run(tmp_path, f"rgb_seed{seed}", "rgb", seed, rgb)
         _fake_run(tmp_path, f"ds_seed{seed}", "ds", seed, ds)
     _fake_run(tmp_path, "flow_seed0", "flow", 0, 0.95)
-    _fake_run(tmp_path, "ds_alpha10_seed1", "ds", 1, 0.5, alpha=10.0)
-    _fake_run(tmp_path, "ds_alpha10_seed2", "ds", 2, 0.58, alpha=10.0)
+    _fake_run(tmp_path, "ds_alpha10_seed1", "ds", 1, 0.5, alpha=10.0, variant="sweep")
+    _fake_run(tmp_path, "ds_alpha10_seed2", "ds", 2, 0.58, alpha=10.0, variant="sweep")
     runs = ablation.collect_runs(tmp_path)
     table1 = ablation.table1(runs, ablation.collect_fusions(tmp_path, runs))
     table = table1.rows

@@ -91,8 +91,8 @@ def save_config(cfg: Config, path: str | os.PathLike) -> None:
 
 
 def read_config(path: str | os.PathLike) -> Config:
-    """Read a run directory's config.yaml (or the file itself) back into a Config."""
-    path = Path(path) / "config.yaml" if Path(path).is_dir() else Path(path)
+    """Read a saved config file back into a Config (a run's: ``rundir.RunDir.read_config``)."""
+    path = Path(path)
     data = read_yaml(path, ConfigError)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a run's config (a mapping), found {type(data).__name__}")

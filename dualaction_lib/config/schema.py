@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import typing
-from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
@@ -180,7 +179,8 @@ class Config(Section):
     deterministic: bool = True  # seeded, and deterministic kernels (torch.use_deterministic_algorithms)
     deterministic_warn_only: bool = True  # an op without a deterministic kernel warns (False: raises)
     out_dir: str = "runs"
-    name: str = ""  # run dir name; '' = <method>_seed<seed>
+    variant: choices.Variant = "main"
+    name: str = ""  # run dir name; '' = the naming rule of dualaction_lib.rundir (method, seed, variant)
     resume: bool = True  # continue from checkpoint.pt when the run dir has one
     progress: bool = True  # tqdm bars
     progress_interval: NonNegative = 5.0  # tqdm mininterval in seconds (throttles batch logs)
@@ -195,16 +195,8 @@ class Config(Section):
     eval: EvalConfig = Field(default_factory=EvalConfig)
 
     @property
-    def run_name(self) -> str:
-        return self.name or f"{self.method}_seed{self.seed}"
-
-    @property
     def run_group(self) -> str:
         return self.group or self.preset
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.out_dir) / self.run_group / self.run_name
 
     @property
     def teacher_seed(self) -> int:

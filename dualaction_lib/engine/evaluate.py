@@ -10,7 +10,6 @@ is reported separately: it is NOT the video accuracy papers quote (MARS issues #
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -19,11 +18,10 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from dualaction_lib.config import Config, override, read_config
+from dualaction_lib.config import Config, override
 from dualaction_lib.engine import data as edata
 from dualaction_lib.engine import distributed as D
-from dualaction_lib.engine import rundir
-from dualaction_lib.io import atomic_save, atomic_write_json
+from dualaction_lib.rundir import RunDir
 
 
 @torch.no_grad()
@@ -102,15 +100,16 @@ def summarize(scored: dict) -> dict[str, Any]:
 def evaluate_model(
     model: nn.Module,
     cfg: Config,
-    run_dir: Path,
+    rd: RunDir,
     rt: D.Runtime,
     data: edata.RunData,
     *,
     train_seconds: float | None = None,
-    name: str = "eval.json",
+    protocol: str = "",
 ) -> dict[str, Any]:
     """Score the test split, the validation split (if any) and optionally the train split of ``data``
-    (:func:`dualaction_lib.engine.data.open_data`); write eval.json and scores.pt."""
+    (:func:`dualaction_lib.engine.data.open_data`); write the run's evaluation and scores (``protocol``:
+    another protocol's, next to the run's own)."""
     t0 = time.time()
     test = score_dataset(model, data.test, cfg, rt, desc="test")
     result = {
@@ -139,11 +138,8 @@ def evaluate_model(
     result["seconds"] = round(time.time() - t0, 3)
     if train_seconds is not None:
         result["train_seconds"] = round(train_seconds, 3)
-    scores_name = (
-        "scores.pt" if name == "eval.json" else name.replace("eval", "scores").replace(".json", ".pt")
-    )
-    atomic_save(run_dir / scores_name, lambda f: torch.save(payload, f))
-    atomic_write_json(run_dir / name, result)
+    rd.save_scores(lambda f: torch.save(payload, f), protocol)
+    rd.write_eval(result, protocol)
     return result
 
 
@@ -159,23 +155,26 @@ def evaluate(run_dir: str | Path, protocol: str | None = None, **overrides: Any)
     """
     from dualaction_lib.engine.modeling import load_run_model
 
-    run_dir = Path(run_dir)
-    if not (run_dir / "config.yaml").is_file():
-        what = "does not exist" if not run_dir.exists() else "holds no config.yaml (not a run directory)"
-        raise FileNotFoundError(f"evaluate: {run_dir} {what}; pass a folder written by `train`")
-    cfg = read_config(run_dir)
+    rd = RunDir(run_dir)
+    if not rd.is_run():
+        what = (
+            "does not exist"
+            if not rd.path.exists()
+            else f"holds no {rd.config_path.name} (not a run directory)"
+        )
+        raise FileNotFoundError(f"evaluate: {rd.path} {what}; pass a folder written by `train`")
+    cfg = rd.read_config()
     own = cfg.eval.protocol
     if protocol is not None:
         overrides["eval.protocol"] = protocol
     if overrides:
         cfg = override(cfg, **overrides)
     # Locked like training: a run being trained (or evaluated) elsewhere is not rewritten under it.
-    with rundir.lock(run_dir, "evaluation"), D.determinism(cfg.deterministic, cfg.deterministic_warn_only):
+    with rd.lock("evaluation"), D.determinism(cfg.deterministic, cfg.deterministic_warn_only):
         rt = D.setup_runtime(cfg.device, cfg.amp)
         edata.ensure_prepared(cfg)
         data = edata.open_run_data(cfg)
-        model = load_run_model(run_dir, cfg).to(rt.device)
-        name = "eval.json" if cfg.eval.protocol == own else f"eval_{cfg.eval.protocol}.json"
-        previous = run_dir / "eval.json"
-        seconds = json.loads(previous.read_text()).get("train_seconds") if previous.exists() else None
-        return evaluate_model(model, cfg, run_dir, rt, data, name=name, train_seconds=seconds)
+        model = load_run_model(rd.path, cfg).to(rt.device)
+        protocol = "" if cfg.eval.protocol == own else cfg.eval.protocol
+        seconds = rd.read_eval().get("train_seconds")
+        return evaluate_model(model, cfg, rd, rt, data, protocol=protocol, train_seconds=seconds)

@@ -22,7 +22,7 @@ from torch import Tensor
 from dualaction_lib.choices import FusionMethod
 from dualaction_lib.engine.evaluate import topk
 from dualaction_lib.errors import UserError
-from dualaction_lib.io import atomic_save, atomic_write_json
+from dualaction_lib.rundir import RunDir
 
 FUSION_METHODS: tuple[str, ...] = get_args(FusionMethod)
 
@@ -34,18 +34,18 @@ class FusionInputError(UserError, ValueError):
 def load_scores(run_dir: str | Path) -> dict[str, Any]:
     from dualaction_lib.models import load_checkpoint
 
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir}: no such run directory (train the run first, or check the path)")
-    fix = f"train or evaluate the run first: python -m dualaction_lib evaluate {run_dir}"
-    return load_checkpoint(run_dir / "scores.pt", what="scores file", fix=fix)
+    rd = RunDir(run_dir)
+    if not rd.path.is_dir():
+        raise FileNotFoundError(f"{rd.path}: no such run directory (train the run first, or check the path)")
+    fix = f"train or evaluate the run first: python -m dualaction_lib evaluate {rd.path}"
+    return load_checkpoint(rd.scores_path(), what="scores file", fix=fix)
 
 
 def align(a: dict, b: dict, split: str) -> tuple[Tensor, Tensor, Tensor, list[str]]:
     """Scores of both runs on the same videos, in run a's order: (V, K), (V, K), labels (V,), ids."""
     if split not in a or split not in b:
         raise FusionInputError(
-            f"scores.pt lacks the {split!r} split; train with data.val_fraction > 0 (val) or "
+            f"the runs' scores lack the {split!r} split; train with data.val_fraction > 0 (val) or "
             f"eval.train_scores=true (train)"
         )
     sa, sb = a[split], b[split]
@@ -152,9 +152,7 @@ def fuse(
     else:
         fused = stacked.mean(dim=1)  # (V, K)
         weights = torch.full((len(ids), 2), 0.5)
-    out = (
-        Path(out_dir) if out_dir is not None else run_a.parent / f"fusion_{run_a.name}+{run_b.name}_{method}"
-    )
+    out = RunDir(out_dir) if out_dir is not None else RunDir.fusion_of(RunDir(run_a), RunDir(run_b), method)
     result = {
         "method": method,
         "streams": [str(run_a), str(run_b)],
@@ -179,6 +177,5 @@ def fuse(
         "state_dict": state,
         "hidden": hidden,
     }
-    atomic_save(out / "fusion.pt", lambda f: torch.save(payload, f))
-    atomic_write_json(out / "eval.json", result)
-    return out
+    out.write_fusion(lambda f: torch.save(payload, f), result, [str(run_a), str(run_b)])
+    return out.path

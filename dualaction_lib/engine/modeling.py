@@ -10,7 +10,8 @@ import torch
 from torch import Tensor, nn
 
 from dualaction_lib.choices import Stage
-from dualaction_lib.config import Config, read_config
+from dualaction_lib.config import Config
+from dualaction_lib.rundir import RunDir, source_run, teacher_run
 
 # Parameter-name prefixes of each trainable stage, in forward order (Hara/MARS key names).
 STAGE_PREFIXES: dict[str, tuple[str, ...]] = {
@@ -75,30 +76,15 @@ def build_student(cfg: Config, num_classes: int) -> nn.Module:
     from dualaction_lib.models import load_weights
 
     model = build_network(cfg, num_classes)
-    path = resolve_init_path(cfg)
+    path = source_run(cfg)
     if path is not None:
         source = "native" if path.is_dir() else cfg.model.pretrained_source
-        weights = path / "checkpoint.pt" if path.is_dir() else path
+        weights = RunDir(path).checkpoint_path if path.is_dir() else path
         load_weights(model, weights, source=source, num_classes=num_classes, adapt_in_channels=True)
         if not cfg.model.keep_classifier:
             model.reset_classifier(num_classes)
     freeze_before(model, cfg.model.finetune_from)
     return model
-
-
-def resolve_init_path(cfg: Config) -> Path | None:
-    """The checkpoint file or run directory the run starts from; None for a random init.
-
-    ``model.pretrained: auto`` is the pretraining stage's run of the same modality:
-    ``<out_dir>/<model.source_preset>/<rgb|flow>_seed<model.source_seed>``.
-    """
-    m = cfg.model
-    if m.init == "scratch":
-        return None
-    if m.pretrained == "auto":
-        modality = cfg.input_modality
-        return Path(cfg.out_dir) / m.source_preset / f"{modality}_seed{m.source_seed}"
-    return Path(m.pretrained)
 
 
 # Where a released checkpoint of each weight source comes from, for the error a missing file gives.
@@ -140,11 +126,11 @@ def load_run_model(run_dir: str | os.PathLike, cfg: Config | None = None) -> nn.
     """
     from dualaction_lib.models import load_checkpoint
 
-    run_dir = Path(run_dir)
-    ckpt = run_dir / "checkpoint.pt"
+    rd = RunDir(run_dir)
+    ckpt = rd.checkpoint_path
     if not ckpt.is_file():
         raise FileNotFoundError(f"{ckpt}: no such file; train the run first")
-    cfg = cfg or read_config(run_dir)
+    cfg = cfg or rd.read_config()
     state = load_checkpoint(ckpt, fix="train the run again with --fresh")["model"]
     model = build_network(cfg, num_classes=state["fc.weight"].shape[0])
     model.load_state_dict(state)
@@ -164,16 +150,6 @@ def freeze_before(model: nn.Module, first_stage: str) -> list[str]:
         if prefixes and name.startswith(prefixes):
             param.requires_grad_(False)
     return frozen
-
-
-def resolve_teacher_path(cfg: Config) -> Path:
-    """distill.teacher 'auto' → <out_dir>/<run group>/flow_seed<teacher seed>; otherwise the given path.
-
-    The teacher seed is ``distill.teacher_seed``, or the student's seed mod ``distill.teacher_seeds``.
-    """
-    if cfg.distill.teacher == "auto":
-        return Path(cfg.out_dir) / cfg.run_group / f"flow_seed{cfg.teacher_seed}"
-    return Path(cfg.distill.teacher)
 
 
 # What the teacher's input means and which videos it saw: a teacher trained with other values reads
@@ -214,7 +190,7 @@ def teacher_data_differences(student: Config, teacher: Config) -> list[str]:
 
 def check_teacher_data(cfg: Config, teacher_dir: Path) -> None:
     """Refuse a teacher run whose data settings differ from the student's, naming every difference."""
-    teacher = read_config(teacher_dir)
+    teacher = RunDir(teacher_dir).read_config()
     if teacher.method != "flow":
         raise ValueError(f"teacher run {teacher_dir} was trained with method {teacher.method!r}, not 'flow'")
     diff = teacher_data_differences(cfg, teacher)
@@ -222,7 +198,7 @@ def check_teacher_data(cfg: Config, teacher_dir: Path) -> None:
         raise ValueError(
             f"teacher run {teacher_dir} was trained on other data settings: {'; '.join(diff)}; train a "
             f"teacher with the student's settings (another distill.teacher_seed), or point distill.teacher "
-            f"at its checkpoint.pt to use it anyway"
+            f"at {RunDir(teacher_dir).checkpoint_path} to use it anyway"
         )
 
 
@@ -234,7 +210,7 @@ def load_teacher(cfg: Config, num_classes: int, device: torch.device) -> nn.Modu
     """
     from dualaction_lib.models import build_model, load_weights
 
-    path = resolve_teacher_path(cfg)
+    path = teacher_run(cfg)
     if path.is_dir():
         check_teacher_data(cfg, path)
         model = load_run_model(path)

@@ -3,8 +3,9 @@
     from dualaction_lib.engine import train
     run_dir = train("cpu", method="ds", seed=0)        # or train(load_config(...))
 
-The run directory's files are described in :mod:`dualaction_lib.engine.rundir`; one epoch is
-:func:`dualaction_lib.engine.loop.train_one_epoch`.
+The run folder's files are :class:`dualaction_lib.rundir.RunDir`'s; one epoch is
+:func:`dualaction_lib.engine.loop.train_one_epoch`. The folder is claimed (config.yaml, run.json) only
+once every check has passed, so a refused run leaves nothing that blocks the corrected command.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from torch import nn
 from dualaction_lib.config import Config, load_config, override
 from dualaction_lib.engine import data as edata
 from dualaction_lib.engine import distributed as D
-from dualaction_lib.engine import rundir
+from dualaction_lib.engine import resume as checkpointing
 from dualaction_lib.engine.loop import NonFiniteLossError, TrainState, train_one_epoch
 from dualaction_lib.engine.modeling import (
     StudentHead,
@@ -31,8 +32,8 @@ from dualaction_lib.engine.modeling import (
     teacher_layers,
 )
 from dualaction_lib.engine.optim import build_optimizer, build_scheduler, check_schedule, scheduler_step
-from dualaction_lib.io import append_jsonl
 from dualaction_lib.losses import DualActionLoss
+from dualaction_lib.rundir import RunDir, source_run, teacher_run
 
 __all__ = ["NonFiniteLossError", "build_loss", "train"]
 
@@ -64,10 +65,8 @@ def train(cfg: Config | str = "cpu", *, on_epoch_end: EpochHook | None = None, *
 
 def _ensure_source(cfg: Config, rt: D.Runtime) -> None:
     """With model.pretrained 'auto', train the pretraining stage's run first when it is missing."""
-    from dualaction_lib.engine.modeling import resolve_init_path
-
-    path = resolve_init_path(cfg)
-    if cfg.model.pretrained != "auto" or path is None or (path / "eval.json").exists():
+    path = source_run(cfg)
+    if cfg.model.pretrained != "auto" or path is None or RunDir(path).is_evaluated():
         return
     m = cfg.model
     print(f"[dualaction] pretraining run {path} missing: training it first", file=sys.stderr)
@@ -84,19 +83,18 @@ def _ensure_teacher(cfg: Config, rt: D.Runtime) -> None:
     An existing teacher run is checked against the student's data settings before the student's run
     directory is created, so a refusal leaves nothing behind.
     """
-    from dualaction_lib.engine.modeling import check_teacher_data, resolve_teacher_path
+    from dualaction_lib.engine.modeling import check_teacher_data
 
-    path = resolve_teacher_path(cfg)
-    if (path / "config.yaml").is_file():
+    path = teacher_run(cfg)
+    if RunDir(path).is_run():
         check_teacher_data(cfg, path)
-    if cfg.distill.teacher != "auto" or (path / "eval.json").exists():
+    if cfg.distill.teacher != "auto" or RunDir(path).is_evaluated():
         return
     if not cfg.distill.auto_train_teacher:
         raise FileNotFoundError(f"no flow teacher at {path}; train it with --method flow")
     print(f"[dualaction] flow teacher {path} missing: training it first", file=sys.stderr)
-    teacher = override(
-        cfg, cfg.method_overrides.get("flow", {}), method="flow", seed=cfg.teacher_seed, name=""
-    )
+    flow = cfg.method_overrides.get("flow", {})
+    teacher = override(cfg, flow, method="flow", seed=cfg.teacher_seed, name="", variant="main")
     check_init_files(teacher)
     _train(teacher, rt, None)
 
@@ -104,26 +102,26 @@ def _ensure_teacher(cfg: Config, rt: D.Runtime) -> None:
 def _train(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) -> Path:
     _ensure_source(cfg, rt)
     # One process trains into a run directory at a time (rank 0 holds the lock for all ranks).
-    with rundir.lock(cfg.run_dir, "training", rt.is_main):
-        return _train_locked(cfg, rt, on_epoch_end)
+    rd = RunDir.of(cfg)
+    with rd.lock("training", rt.is_main):
+        return _train_locked(cfg, rt, rd, on_epoch_end)
 
 
-def _train_locked(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) -> Path:
-    run_dir = cfg.run_dir
-    ckpt_path = run_dir / "checkpoint.pt"
-    if not rundir.is_complete(cfg, run_dir):
-        # Every data refusal (crop size, flow rounding, unusable or too few videos) comes before the run
-        # directory is written, so the corrected command starts clean.
+def _train_locked(cfg: Config, rt: D.Runtime, rd: RunDir, on_epoch_end: EpochHook | None) -> Path:
+    run_dir, ckpt_path = rd.path, rd.checkpoint_path
+    if rd.check_resume(cfg):  # read-only: a folder holding another run is refused here
         if rt.is_main:
-            edata.ensure_prepared(cfg)
+            rd.claim(cfg)  # records run.json for a run that predates it; nothing else changes
+            print(f"[dualaction] run already complete: {run_dir}", file=sys.stderr)
         D.barrier(rt)
-        data = edata.open_run_data(cfg, warn=rt.is_main)
-        loader = edata.train_loader(data, cfg, rt)
-    if rt.is_main and rundir.prepare_run_dir(cfg, run_dir):
-        print(f"[dualaction] run already complete: {run_dir}", file=sys.stderr)
-    D.barrier(rt)
-    if rundir.is_complete(cfg, run_dir):
         return run_dir
+    # Every data refusal (crop size, flow rounding, unusable or too few videos) comes before the run folder
+    # is claimed, so the corrected command starts clean.
+    if rt.is_main:
+        edata.ensure_prepared(cfg)
+    D.barrier(rt)
+    data = edata.open_run_data(cfg, warn=rt.is_main)
+    loader = edata.train_loader(data, cfg, rt)
 
     D.seed_everything(cfg.seed, cfg.deterministic)
     model = build_student(cfg, data.num_classes).to(rt.device)
@@ -143,13 +141,16 @@ def _train_locked(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) ->
         optimizer=optimizer,
         scheduler=scheduler,
         scaler=D.grad_scaler(rt),
-        metrics_path=run_dir / "metrics.jsonl",
+        metrics_path=rd.metrics_path,
     )
+    if rt.is_main:
+        rd.claim(cfg)  # every check has passed: the folder becomes this run's
+    D.barrier(rt)
     start_epoch = 0
     if cfg.resume and ckpt_path.exists():
-        start_epoch = rundir.resume(ckpt_path, model, optimizer, scheduler, state.loss_fn)
+        start_epoch = checkpointing.resume(ckpt_path, model, optimizer, scheduler, state.loss_fn)
         if rt.is_main:
-            rundir.truncate_metrics(state.metrics_path, start_epoch)
+            rd.truncate_metrics(start_epoch)
     state.step = start_epoch * len(loader)
     run_start = time.time()
     for epoch in range(start_epoch, cfg.optim.epochs):
@@ -165,14 +166,14 @@ def _train_locked(cfg: Config, rt: D.Runtime, on_epoch_end: EpochHook | None) ->
             scheduler_step(cfg.optim, scheduler, val_loss=record["val_loss"])
         record["seconds"] = round(time.time() - t0, 3)
         if rt.is_main:
-            append_jsonl(state.metrics_path, record)
-            rundir.save_checkpoint(ckpt_path, model, optimizer, scheduler, epoch, cfg, state.loss_fn)
+            rd.append_metrics(record)
+            checkpointing.save_checkpoint(ckpt_path, model, optimizer, scheduler, epoch, cfg, state.loss_fn)
         D.barrier(rt)
         if on_epoch_end is not None:
             on_epoch_end(epoch, record)
     if cfg.optim.epochs == 0 and rt.is_main:  # the init evaluated as it is: its weights become the run's
-        rundir.save_checkpoint(ckpt_path, model, optimizer, scheduler, -1, cfg, state.loss_fn)
-    _finish(cfg, rt, model, data, run_dir, time.time() - run_start)
+        checkpointing.save_checkpoint(ckpt_path, model, optimizer, scheduler, -1, cfg, state.loss_fn)
+    _finish(cfg, rt, model, data, rd, time.time() - run_start)
     return run_dir
 
 
@@ -220,16 +221,15 @@ def _quick_eval(cfg: Config, rt: D.Runtime, model: nn.Module, data: edata.RunDat
 
 
 def _finish(
-    cfg: Config, rt: D.Runtime, model: nn.Module, data: edata.RunData, run_dir: Path, seconds: float
+    cfg: Config, rt: D.Runtime, model: nn.Module, data: edata.RunData, rd: RunDir, seconds: float
 ) -> None:
     from dualaction_lib.engine.evaluate import evaluate_model
 
     sums = D.weight_checksums(model, rt)
     if rt.is_main:
         if rt.distributed:
-            append_jsonl(
-                run_dir / "metrics.jsonl",
-                {"kind": "ddp", "world_size": rt.world_size, "checksums": sums, "agree": len(set(sums)) == 1},
+            rd.append_metrics(
+                {"kind": "ddp", "world_size": rt.world_size, "checksums": sums, "agree": len(set(sums)) == 1}
             )
-        evaluate_model(model, cfg, run_dir, rt, data, train_seconds=seconds)
+        evaluate_model(model, cfg, rd, rt, data, train_seconds=seconds)
     D.barrier(rt)

@@ -18,10 +18,11 @@ import torch
 from matplotlib.figure import Figure
 
 from dualaction_lib.feature_names import DISTILL_LAYERS
+from dualaction_lib.rundir import RunDir
 from dualaction_lib.viz import feature_plots
 
-# label → run folder name; {s} = student seed, {t} = teacher seed. The first entry is the teacher.
-STREAMS = {"teacher (flow)": "flow_seed{t}", "DS": "ds_seed{s}", "MARS": "mars_seed{s}", "RGB": "rgb_seed{s}"}
+# label → method of the main run compared. The first entry is the teacher (the students' flow run).
+STREAMS = {"teacher (flow)": "flow", "DS": "ds", "MARS": "mars", "RGB": "rgb"}
 
 
 def layer_distances(fs: torch.Tensor, ft: torch.Tensor) -> tuple[float, float]:
@@ -35,7 +36,7 @@ class FeatureStudy:
     """Frozen teacher + students of one seed and the aligned RGB/flow test clips they are compared on."""
 
     def __init__(self, preset_dir: str | os.PathLike, seed: int, teacher_seed: int | None = None):
-        """Students ``<method>_seed<seed>``; the teacher is theirs (``Config.teacher_seed``: seed mod
+        """The main runs of ``seed``; the teacher is theirs (their recorded teacher seed: seed mod
         ``distill.teacher_seeds``) unless ``teacher_seed`` is given."""
         from dualaction_lib.engine.modeling import load_run_model
 
@@ -44,11 +45,17 @@ class FeatureStudy:
         root = Path(preset_dir)
         teacher_seed = teacher_of(root, seed) if teacher_seed is None else teacher_seed
         self.teacher_seed = teacher_seed
-        runs = {name: root / p.format(s=seed, t=teacher_seed) for name, p in STREAMS.items()}
-        self.runs = {name: r for name, r in runs.items() if (r / "checkpoint.pt").exists()}
+        found = {
+            name: RunDir.find(root, method, teacher_seed if method == "flow" else seed)
+            for name, method in STREAMS.items()
+        }
+        self.runs = {n: rd.path for n, rd in found.items() if rd is not None and rd.checkpoint_path.exists()}
         teacher = next(iter(STREAMS))
         if teacher not in self.runs or len(self.runs) < 2:
-            raise FileNotFoundError(f"need {runs[teacher]} and at least one student run in {root}")
+            raise FileNotFoundError(
+                f"need the flow run of seed {teacher_seed} and at least one main student run of seed {seed} "
+                f"in {root}"
+            )
         self.models = {name: load_run_model(run) for name, run in self.runs.items()}
         self.dataset = self._test_set(self.runs[next(n for n in self.runs if n != teacher)])
         self.teacher = teacher
@@ -56,10 +63,10 @@ class FeatureStudy:
 
     @staticmethod
     def _test_set(student_run: Path):
-        from dualaction_lib.config import override, read_config
+        from dualaction_lib.config import override
         from dualaction_lib.engine import data as edata
 
-        cfg = override(read_config(student_run), **{"eval.protocol": "mars"})
+        cfg = override(RunDir(student_run).read_config(), **{"eval.protocol": "mars"})
         # the test videos the run scored, in RGB and flow: the teacher reads one, the students the other
         return edata.open_data(cfg.data, "rgb+flow", test=cfg.eval, warn=False).test
 

@@ -13,14 +13,15 @@ import numpy as np
 import pandas as pd
 
 from dualaction_lib.choices import FusionMethod
+from dualaction_lib.rundir import RunDir
 
-# pair label → (stream A run name, stream B run name); {s} = student seed, {t} = teacher seed
+# pair label → (stream A method, stream B method), main runs; a flow stream is the students' teacher
 PAIRS = {
-    "DS+Flow": ("ds_seed{s}", "flow_seed{t}"),
-    "DS+RGB": ("ds_seed{s}", "rgb_seed{s}"),
-    "MARS+Flow": ("mars_seed{s}", "flow_seed{t}"),
-    "MARS+RGB": ("mars_seed{s}", "rgb_seed{s}"),
-    "RGB+Flow": ("rgb_seed{s}", "flow_seed{t}"),
+    "DS+Flow": ("ds", "flow"),
+    "DS+RGB": ("ds", "rgb"),
+    "MARS+Flow": ("mars", "flow"),
+    "MARS+RGB": ("mars", "rgb"),
+    "RGB+Flow": ("rgb", "flow"),
 }
 METHODS: tuple[str, ...] = get_args(FusionMethod)
 
@@ -28,20 +29,19 @@ METHODS: tuple[str, ...] = get_args(FusionMethod)
 def stream_pairs(
     preset_dir: str | os.PathLike, seed: int, teacher_seed: int | None = None
 ) -> dict[str, tuple[Path, Path]]:
-    """The pairs whose two runs both exist (with scores.pt), label → (run A, run B).
+    """The pairs whose two main runs are both complete (trained and scored), label → (run A, run B).
 
-    The flow stream of student seed k is its own teacher, ``flow_seed<t>`` with ``t`` the students'
-    ``Config.teacher_seed`` (k mod ``distill.teacher_seeds``) unless ``teacher_seed`` is given.
+    The flow stream of student seed k is its own teacher, the flow run of seed ``t``, the students'
+    recorded teacher seed (k mod ``distill.teacher_seeds``) unless ``teacher_seed`` is given.
     """
     from .runs import teacher_seed as teacher_of
 
-    root = Path(preset_dir)
-    teacher_seed = teacher_of(root, seed) if teacher_seed is None else teacher_seed
+    teacher_seed = teacher_of(preset_dir, seed) if teacher_seed is None else teacher_seed
     pairs = {}
-    for label, (a, b) in PAIRS.items():
-        run_a, run_b = (root / n.format(s=seed, t=teacher_seed) for n in (a, b))
-        if (run_a / "scores.pt").exists() and (run_b / "scores.pt").exists():
-            pairs[label] = (run_a, run_b)
+    for label, methods in PAIRS.items():
+        found = [RunDir.find(preset_dir, m, teacher_seed if m == "flow" else seed) for m in methods]
+        if all(rd is not None and rd.is_complete() for rd in found):
+            pairs[label] = (found[0].path, found[1].path)
     return pairs
 
 
@@ -51,7 +51,7 @@ def fuse_all(
     """Run ``engine.fuse`` for every pair and method (seconds: it works on cached scores).
 
     Attention fusion is fitted on the validation split's scores (``fit_on="auto"``: val whenever both
-    runs have it), videos neither stream trained on; the split is recorded in each eval.json.
+    runs have it), videos neither stream trained on; the split is recorded in each fusion's evaluation.
     """
     from dualaction_lib.engine import fuse
 
@@ -65,11 +65,9 @@ def fuse_all(
 def fusion_summary(fused: dict[tuple[str, str], Path]) -> pd.DataFrame:
     """One row per pair: each stream's top-1, both fusions' top-1, the mean attention weight of stream A
     and the split attention was fitted on (``fit_on``)."""
-    import json
-
     rows: dict[str, dict] = {}
     for (label, method), folder in fused.items():
-        result = json.loads((folder / "eval.json").read_text(encoding="utf-8"))
+        result = RunDir(folder).read_eval()
         row = rows.setdefault(label, {"pair": label})
         row["stream A"], row["stream B"] = result["stream_top1"]
         row[method] = result["video_top1"]
@@ -89,7 +87,7 @@ def fusion_view(folder: str | os.PathLike) -> dict:
     from dualaction_lib.engine.fuse import align, load_scores
     from dualaction_lib.models import load_checkpoint
 
-    payload = load_checkpoint(Path(folder) / "fusion.pt", what="fusion file", fix="run the fusion again")
+    payload = load_checkpoint(RunDir(folder).fusion_path, what="fusion file", fix="run the fusion again")
     run_a, run_b = (Path(s) for s in payload["streams"])
     scores_a, scores_b, labels, _ = align(load_scores(run_a), load_scores(run_b), "test")
     prob_a, prob_b = scores_a.softmax(1).numpy(), scores_b.softmax(1).numpy()  # (V, K)

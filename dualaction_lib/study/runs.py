@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -15,7 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from dualaction_lib.io import read_jsonl
+from dualaction_lib.rundir import RunDir, teacher_run
 from dualaction_lib.viz import training
 
 from .collect import number_of_classes
@@ -34,6 +33,7 @@ def run_config(
     init: str | None = None,
     normalize: str | None = None,
     layers: list[str] | None = None,
+    variant: str = "main",
     name: str = "",
     out_dir: str = "runs",
     **overrides: Any,
@@ -42,11 +42,13 @@ def run_config(
 
     ``alpha`` / ``epochs`` / ``init`` / ``normalize`` / ``layers`` None keep the preset's value
     (``distill.alpha``, ``optim.epochs``, ``model.init``, ``distill.normalize``, ``distill.layers``); a
-    value is checked like any override.
+    value is checked like any override. ``variant`` is the experiment the run belongs to (its folder name
+    and the tables' selection).
     """
     from dualaction_lib.config import load_config
 
-    values = {"method": method, "seed": seed, "name": name, "out_dir": out_dir, **overrides}
+    values = {"method": method, "seed": seed, "variant": variant, "name": name, "out_dir": out_dir}
+    values.update(overrides)
     chosen = {
         "distill.alpha": alpha,
         "optim.epochs": epochs,
@@ -60,52 +62,39 @@ def run_config(
 
 def describe(cfg: Config) -> str:
     """One line: what a run trains and where (notebook 03's setup cell)."""
-    teacher = f", teacher flow_seed{cfg.teacher_seed}" if cfg.is_distill else ""
+    teacher = f", teacher {teacher_run(cfg).name}" if cfg.is_distill else ""
     return (
         f"{cfg.method}: {cfg.model.arch} {cfg.model.widths} from {cfg.model.init}, alpha "
         f"{cfg.distill.alpha:g} ({cfg.distill.normalize}){teacher}, {cfg.optim.epochs} epochs, "
-        f"{cfg.data.clip_len}×{cfg.data.crop_size}² clips → {cfg.run_dir}"
+        f"{cfg.data.clip_len}×{cfg.data.crop_size}² clips → {RunDir.of(cfg).path}"
     )
 
 
 def teacher_seed(preset_dir: str | os.PathLike, seed: int, methods=("ds", "mars", "rgb")) -> int:
-    """The flow teacher of student seed ``seed``: ``Config.teacher_seed`` of its first existing run
-    (``<method>_seed<seed>`` for ``methods``), i.e. the seed mod the preset's ``distill.teacher_seeds``."""
-    from dualaction_lib.config import read_config
-
+    """The flow teacher of student seed ``seed``: the recorded ``teacher_seed`` of its first main run
+    among ``methods``, i.e. the seed mod the preset's ``distill.teacher_seeds``."""
     for method in methods:
-        run = Path(preset_dir) / f"{method}_seed{seed}"
-        if (run / "config.yaml").is_file():
-            return read_config(run).teacher_seed
+        run = RunDir.find(preset_dir, method, seed)
+        if run is not None:
+            return int(run.identity()["teacher_seed"])
     raise FileNotFoundError(
-        f"no student run of seed {seed} in {preset_dir} ({', '.join(f'{m}_seed{seed}' for m in methods)}); "
-        f"train one first"
+        f"no main student run ({', '.join(methods)}) of seed {seed} in {preset_dir}; train one first"
     )
 
 
 def load_metrics(run_dir: str | os.PathLike) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(step records, epoch records) of a run's metrics.jsonl as DataFrames (empty if not started)."""
-    path = Path(run_dir) / "metrics.jsonl"
-    records = read_jsonl(path) if path.exists() else []
-    steps = pd.DataFrame([r for r in records if r.get("kind") == "step"])
-    epochs = pd.DataFrame([r for r in records if r.get("kind") == "epoch"])
-    return steps, epochs
-
-
-def read_eval(run_dir: str | os.PathLike) -> dict:
-    """The run's eval.json, or ``{}`` before the run has been evaluated."""
-    path = Path(run_dir) / "eval.json"
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    """(step records, epoch records) of a run's metrics as DataFrames (empty if not started)."""
+    rd = RunDir(run_dir)
+    return pd.DataFrame(rd.read_metrics("step")), pd.DataFrame(rd.read_metrics("epoch"))
 
 
 BALANCE_TERMS = {"ce": "CE", "mae": "α·MAE", "gram": "α·Gram", "mse": "α·MSE"}
 
 
 def load_balance(run_dir: str | os.PathLike) -> pd.DataFrame:
-    """metrics.jsonl's ``balance`` records (first batch of every epoch) in long form: epoch, step, term
+    """The run's ``balance`` metrics (first batch of every epoch) in long form: epoch, step, term
     (CE, α·MAE, α·Gram, α·MSE), value (before α), weighted (as in the loss), grad_norm, grad_share."""
-    path = Path(run_dir) / "metrics.jsonl"
-    records = [r for r in read_jsonl(path) if r.get("kind") == "balance"] if path.exists() else []
+    records = RunDir(run_dir).read_metrics("balance")
     rows = [
         {
             "epoch": r["epoch"],
@@ -131,9 +120,7 @@ def load_level_balance(run_dir: str | os.PathLike) -> pd.DataFrame:
     level (term α·MAE or α·Gram, level layer1 … layer4 or pool) plus one CE row (level ''), with its value
     (its part of the term before α), weighted value, gradient norm and ``grad_share`` (its share of the
     summed gradient norms of CE and every level). Empty for runs without multi-level terms."""
-    path = Path(run_dir) / "metrics.jsonl"
-    records = [r for r in read_jsonl(path) if r.get("kind") == "balance"] if path.exists() else []
-    records = [r for r in records if "level_grad_share" in r]
+    records = [r for r in RunDir(run_dir).read_metrics("balance") if "level_grad_share" in r]
     rows = []
     for r in records:
         for key, share in r["level_grad_share"].items():
@@ -162,7 +149,7 @@ def balance_view(run_dir: str | os.PathLike, title: str = "") -> Figure | None:
 
 
 def load_test_scores(run_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(scores (V, K), labels (V,), class names) of the run's test split from scores.pt."""
+    """(scores (V, K), labels (V,), class names) of the run's test split from its saved scores."""
     from dualaction_lib.engine.fuse import load_scores
 
     payload = load_scores(run_dir)  # a missing or damaged file is an error naming it
@@ -178,17 +165,15 @@ def confusion_matrix(predicted: np.ndarray, labels: np.ndarray, num_classes: int
 
 
 def run_summary(run_dir: str | os.PathLike) -> pd.Series:
-    """eval.json of a run plus its method/seed/alpha from config.yaml, as one Series."""
-    import yaml
-
-    run_dir = Path(run_dir)
-    result = json.loads((run_dir / "eval.json").read_text(encoding="utf-8"))
-    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))
+    """A run's evaluation plus its method/seed/variant/alpha from its config, as one Series."""
+    rd = RunDir(run_dir)
+    result, cfg = rd.read_eval(), rd.read_config()
     info = {
-        "run": run_dir.name,
-        "method": config.get("method"),
-        "seed": config.get("seed"),
-        "alpha": config.get("distill", {}).get("alpha"),
+        "run": rd.name,
+        "method": cfg.method,
+        "seed": cfg.seed,
+        "variant": cfg.variant,
+        "alpha": cfg.distill.alpha,
     }
     keys = ("video_top1", "video_top5", "clip_top1", "num_videos", "num_videos_left_out", "num_clips")
     keys += ("train_seconds",)
@@ -206,12 +191,14 @@ def smoothing_control(run_dir: str | os.PathLike) -> dict:
 
 
 def curves_view(run_dir: str | os.PathLike, title: str = "", smoothing: int | None = None) -> Figure:
-    """The run's learning curves as they stand (metrics.jsonl and, once written, eval.json).
+    """The run's learning curves as they stand (its metrics and, once written, its evaluation).
 
     ``smoothing``: running-mean window of the loss terms in logged steps (None: ``default_smoothing``).
     """
     steps, epochs = load_metrics(run_dir)
-    result = read_eval(run_dir)  # read once: this view is redrawn every epoch and on every slider move
+    result = RunDir(
+        run_dir
+    ).read_eval()  # read once: this view is redrawn every epoch and on every slider move
     classes = number_of_classes(run_dir, result)
     chance = None if math.isnan(classes) else 1.0 / classes  # NaN: not evaluated yet
     final_test, final_val = result.get("video_top1"), result.get("val_video_top1")

@@ -118,7 +118,7 @@ def left_out_note(table: pd.DataFrame) -> str:
     many = f"{counts[0]}" if len(counts) == 1 else f"up to {counts[-1]}"
     return (
         f"{many}{of} listed test videos left out of the evaluation (skipped by prepare, missing or "
-        f"damaged; each run's eval.json lists them)"
+        f"damaged; each run's evaluation lists them)"
     )
 
 

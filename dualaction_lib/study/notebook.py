@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
@@ -28,10 +27,6 @@ def save_results(path: str | os.PathLike, values: dict[str, Any]) -> Path:
     """Write a notebook's numbers as JSON (read back by the tests and by notebook 05)."""
     atomic_write_json(path, _plain(values))
     return Path(path)
-
-
-def load_results(path: str | os.PathLike) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def _plain(value: Any) -> Any:
