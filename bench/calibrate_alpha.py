@@ -17,7 +17,6 @@ trainings at once, each a ``python -m dualaction_lib train`` process with one th
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from pathlib import Path
 
 from dualaction_lib.config import load_config
 from dualaction_lib.io import atomic_write_json
+from dualaction_lib.rundir import RunDir
 from dualaction_lib.study.collect import final_train_accuracy
 
 RESULTS = Path(__file__).parent / "results" / "alpha_calibration.json"
@@ -69,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
         method, alpha, seed = job
         name = f"calib_{method}_alpha{alpha:g}_seed{seed}"
         run = train(args.preset, args.out_dir, method, seed, "--distill.alpha", str(alpha), "--name", name)
-        result = json.loads((run / "eval.json").read_text())
+        result = RunDir(run).read_eval()
         row = {"method": method, "alpha": alpha, "seed": seed, "run": str(run)}
         row.update(val_top1=result["val_video_top1"], train_acc=final_train_accuracy(run))
         print(f"{name}: val {row['val_top1']:.3f}, train {row['train_acc']:.3f}", flush=True)
@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
             "preset": args.preset,
             "command": "python bench/calibrate_alpha.py " + " ".join(argv or sys.argv[1:]),
             "criterion": "mean validation video top-1 over MARS and DS and seeds (one alpha for both)",
-            "num_val_videos": json.loads((Path(rows[0]["run"]) / "eval.json").read_text())["num_val_videos"],
+            "num_val_videos": RunDir(rows[0]["run"]).read_eval()["num_val_videos"],
             "chosen_alpha": chosen,
             "table": table,
             "runs": rows,

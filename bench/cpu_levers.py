@@ -33,6 +33,7 @@ from train_step import run  # noqa: E402  (bench/ is the script's folder: the sa
 from dualaction_lib.config import load_config  # noqa: E402
 from dualaction_lib.io import atomic_write_json  # noqa: E402
 from dualaction_lib.models import build_model  # noqa: E402
+from dualaction_lib.rundir import RunDir  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results" / "cpu_levers.json"
 ARCH_LEVERS = {
@@ -144,7 +145,7 @@ def accuracy(preset: str) -> dict[str, dict]:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise SystemExit(f"{name}: {proc.stderr.strip().splitlines()[-1]}")
-        result = json.loads((Path(proc.stdout.strip().splitlines()[-1]) / "eval.json").read_text())
+        result = RunDir(proc.stdout.strip().splitlines()[-1]).read_eval()
         out[name] = {"val_top1": result["val_video_top1"], "wall_s": round(time.perf_counter() - t0, 1)}
         print(f"accuracy {name}: validation top-1 {out[name]['val_top1']:.3f} in {out[name]['wall_s']} s")
     return out
