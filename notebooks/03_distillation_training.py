@@ -42,9 +42,7 @@ epochs: Optional[int] = None  # training epochs (None: the preset's value)
 init: Optional[str] = None  # scratch or pretrained (None: the preset's value)
 normalize: Optional[str] = None  # distillation terms: none (paper) or step0 (None: the preset's value)
 layers: Optional[list] = None  # DS feature levels, e.g. [layer1, layer2, layer3, layer4] (None: the preset's)
-variant: str = (
-    "main"  # experiment of the plan: main, scratch, norm, nopool, sweep or other (names the folder)
-)
+variant: str = "main"  # the plan's experiment: main, scratch, norm, nopool, sweep, other (names the folder)
 name: str = ""  # run folder name; empty: from method, seed and variant (<method>_seed<seed> for main)
 out_dir: str = "runs"  # root folder of all runs; this run goes to <out_dir>/<preset>/<name>
 run_dir: str = ""  # show an existing run folder instead of training one (empty: train)

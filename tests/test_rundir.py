@@ -44,7 +44,9 @@ def test_the_naming_rule() -> None:
     assert run_name("ds", 4, "other") == "ds_other_seed4"
     with pytest.raises(ValueError, match="a sweep run's name needs its alpha"):
         run_name("ds", 1, "sweep")
-    with pytest.raises(ValueError, match="variant must be one of main, norm, scratch, sweep, other, got 'x'"):
+    with pytest.raises(
+        ValueError, match="variant must be one of main, scratch, norm, nopool, sweep, other, got 'x'"
+    ):
         run_name("ds", 1, "x")
 
 

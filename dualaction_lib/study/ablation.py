@@ -17,8 +17,11 @@ Markdown and LaTeX by ``viz.tables`` and drawn by ``viz.plots``.
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pandas as pd
 
+from dualaction_lib.choices import Variant
 from dualaction_lib.stats import mean_ci, paired_differences
 from dualaction_lib.viz.tables import Table
 
@@ -292,7 +295,7 @@ def collapse_check(runs: pd.DataFrame, margin: float = 0.20) -> Table:
     known = runs.dropna(subset=["train_acc"]) if not runs.empty else runs
     records = {}
     if not known.empty:
-        order = ["main", "scratch", "norm", "nopool", "sweep", "other"]
+        order = list(get_args(Variant))
         known = known.assign(
             threshold=1.0 / known.num_classes + margin,
             label=[_group_label(r.method, r.variant, r.alpha) for r in known.itertuples()],
