@@ -44,11 +44,10 @@ def test_a_train_refused_for_its_data_settings_leaves_the_corrected_command_free
     command = ["train", "--preset", str(preset), "--method", "rgb", "--no-progress"]
     run = RunDir(preset.parent / "runs" / "tiny" / "rgb_seed0")
     # Every 10th UCF group is held out at 0.1: neither g01 nor g08, so no validation video.
-    assert main([*command, "--data.val_fraction", "0.1"]) == 1
+    assert main([*command, "--data.val_fraction", "0.1"]) == 2  # a setting to correct
     errors = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error")]
-    assert len(errors) == 1 and errors[0].startswith("error: data.val_fraction 0.1: no training video"), (
-        errors
-    )
+    assert len(errors) == 1, errors
+    assert errors[0].startswith("error: data.val_fraction: 0.1 holds out no training video"), errors
     assert not run.path.exists(), "a refused run leaves no folder"
     # Fixed (every 2nd group: g08 is held out): the same command trains, unhindered by the refusal.
     assert main([*command, "--data.val_fraction", "0.5"]) == 0
