@@ -77,9 +77,10 @@ def fit_split(a: dict, b: dict, fit_on: str = "auto", runs: tuple[Path, Path] | 
             else "evaluate it with eval.train_scores=true"
         )
         kind = "validation" if split == "val" else split
+        scores_file = RunDir(names[0]).scores_path().name
         raise FusionInputError(
             f"fuse --method attention: {' and '.join(lacking)} has no {kind} "
-            f"scores to fit the fusion on (scores.pt holds no {split!r} split); {how}, or fuse with "
+            f"scores to fit the fusion on ({scores_file} holds no {split!r} split); {how}, or fuse with "
             f"--method average"
         )
     return split
