@@ -185,11 +185,12 @@ def test_folders_without_an_identity_are_left_out_with_a_warning(tmp_path: Path)
 
 
 def test_a_legacy_folder_resumes_without_its_variant_recorded(tmp_path: Path) -> None:
-    """A run trained before variants existed has no ``variant`` in config.yaml: its name said it."""
+    """A run trained before variants existed has no ``variant`` in config.yaml (reading it gives the default),
+    and the old plans named it with ``name``: the plan's rerun with ``variant: norm`` resumes it."""
     cfg = _cfg(tmp_path, method="ds", seed=1, variant="norm", **{"distill.normalize": "step0"})
     rd = RunDir.of(cfg)
     rd.path.mkdir(parents=True)
-    save_config(override(cfg, variant="main"), rd.config_path)  # what reading an old file gives
+    save_config(override(cfg, variant="main", name="ds_norm_seed1"), rd.config_path)
     assert rd.check_resume(cfg) is False
     rd.claim(cfg)
     assert rd.identity()["variant"] == "norm"

@@ -89,7 +89,7 @@ class DataConfig(Section):
     prepare_workers: PositiveInt = 2  # extraction processes
     flow_params: dict[str, Any] = Field(default_factory=dict)  # TV-L1 overrides, e.g. {nscales: 2}
     synthetic: dict[str, Any] = Field(default_factory=dict)  # SyntheticSpec overrides
-    missing: choices.Missing = "skip"  # unreadable listed videos: left out (counted in eval.json), or refused
+    missing: choices.Missing = "skip"  # unreadable listed videos: left out (and counted) or refused
     check: choices.CheckLevel = "fast"  # fast: files, sizes, JPEG markers; full: decode all; off (data.check)
     # training videos held out (whole UCF-101 groups) to fit fusion and choose settings on, never the test
     val_fraction: Fraction = 0.0
@@ -101,7 +101,7 @@ class ModelConfig(Section):
     widths: tuple[PositiveInt, ...] | None = None  # e.g. (16, 32, 64, 128) for tiny CPU models
     dropout: Fraction = 0.0
     options: dict[str, Any] = Field(default_factory=dict)  # other build_model keywords
-    # pretrained: a checkpoint, a run directory or "auto" (<out_dir>/<source_preset>/<modality>_seed<k>)
+    # pretrained: a checkpoint, a run directory or "auto" (rundir.source_run)
     init: choices.Init = "scratch"
     pretrained: str = ""
     pretrained_source: choices.WeightSource = "auto"
@@ -150,7 +150,7 @@ class DistillConfig(Section):
     layers: tuple[FeatureName, ...] = DISTILL_LAYERS  # DS feature levels (MARS always uses "pool")
     # step0 (beyond the paper): the summed distillation term scaled to equal CE on the first batch
     normalize: choices.Normalize = "none"
-    teacher: str = "auto"  # flow run dir or checkpoint; auto = <out_dir>/<run group>/flow_seed<teacher seed>
+    teacher: str = "auto"  # flow run dir or checkpoint; auto: rundir.teacher_run
     teacher_seed: Count | None = None  # None: the student's seed mod teacher_seeds
     teacher_seeds: PositiveInt = 1  # teachers with seeds 0 … teacher_seeds-1 (fusion rows vary the teacher)
     teacher_arch: str = ""  # for a bare checkpoint file; '' = same as model.arch
@@ -181,10 +181,10 @@ class Config(Section):
     out_dir: str = "runs"
     variant: choices.Variant = "main"
     name: str = ""  # run dir name; '' = the naming rule of dualaction_lib.rundir (method, seed, variant)
-    resume: bool = True  # continue from checkpoint.pt when the run dir has one
+    resume: bool = True  # continue from the run folder's checkpoint when it has one
     progress: bool = True  # tqdm bars
     progress_interval: NonNegative = 5.0  # tqdm mininterval in seconds (throttles batch logs)
-    log_every: PositiveInt = 10  # steps per metrics.jsonl record and NaN check: the step's only host sync
+    log_every: PositiveInt = 10  # steps per metrics record and NaN check: the step's only host sync
     group: str = ""  # runs' folder under out_dir: '' = preset; <preset>-<frames folder> on other data
     # e.g. {flow: {optim: {epochs: 60}}}: the teacher's own budget; every student shares the recipe
     method_overrides: dict[str, Any] = Field(default_factory=dict)

@@ -27,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default="cpu", help="configs/<preset>.yaml or a YAML path (default: cpu)")
     p.add_argument("--method", help=" | ".join(get_args(Method)))
     p.add_argument("--seed", type=int)
-    p.add_argument("--name", help="run directory name (default from --variant: <method>_seed<seed> for main)")
+    p.add_argument("--name", help="run directory name (default: from method, seed, --variant)")
     p.add_argument("--fresh", action="store_true", help="ignore an existing checkpoint (resume=false)")
     p.set_defaults(func=train_command, overrides=[])  # unknown --key value tokens: config overrides
 

@@ -7,7 +7,7 @@ RGB, the teacher the aligned flow of the same clip) and are tested on RGB only; 
 on flow, ``rgb`` on RGB.
 
 Listed videos that cannot be read are left out with one warning (``data.missing: skip``) or refused
-(``error``); :class:`RunData` counts them for eval.json.
+(``error``); :class:`RunData` counts them for the evaluation.
 """
 
 from __future__ import annotations

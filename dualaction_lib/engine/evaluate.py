@@ -4,7 +4,7 @@ Video scores are the mean of the raw clip logits (MARS). ``clip_top1`` is the ac
 is reported separately: it is NOT the video accuracy papers quote (MARS issues #24, #35).
 
     from dualaction_lib.engine import evaluate
-    result = evaluate("runs/cpu/ds_seed0")                      # re-score from checkpoint.pt
+    result = evaluate("runs/cpu/ds_seed0")                      # re-score from its checkpoint
     result = evaluate("runs/cpu/ds_seed0", protocol="multiclip")  # → eval_multiclip.json
 """
 
@@ -148,9 +148,9 @@ def _pack(scored: dict) -> dict[str, Any]:
 
 
 def evaluate(run_dir: str | Path, protocol: str | None = None, **overrides: Any) -> dict[str, Any]:
-    """Re-evaluate a trained run from its checkpoint.pt.
+    """Re-evaluate a trained run from its checkpoint.
 
-    With the run's own protocol the result replaces eval.json / scores.pt; another protocol writes
+    With the run's own protocol the result replaces its evaluation and scores; another protocol writes
     eval_<protocol>.json / scores_<protocol>.pt next to them. Returns the result dict.
     """
     from dualaction_lib.engine.modeling import load_run_model

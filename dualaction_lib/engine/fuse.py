@@ -1,8 +1,8 @@
-"""Late fusion of two frozen runs from their cached per-video scores (scores.pt), in seconds.
+"""Late fusion of two frozen runs from their cached per-video scores, in seconds.
 
     from dualaction_lib.engine import fuse
     out = fuse("runs/cpu/ds_seed0", "runs/cpu/flow_seed0", method="attention")
-    # → runs/cpu/fusion_ds_seed0+flow_seed0_attention/{eval.json, fusion.pt}
+    # → the fusion folder next to run A (rundir.RunDir.fusion_of): its evaluation and fitted weights
 
 "average" is the two-stream baseline (mean of the streams' logits, the seed's Mimic+RGB / Mimic+Flow
 columns); "attention" trains AttentionFusion on the validation-split scores (videos neither stream trained
@@ -125,12 +125,12 @@ def fuse(
     seed: int = 0,
     fit_on: str = "auto",
 ) -> Path:
-    """Fuse two runs; writes eval.json and fusion.pt to runs/<preset>/fusion_<a>+<b>_<method>/.
+    """Fuse two runs; writes the fusion's evaluation and weights next to run A (``RunDir.fusion_of``).
 
     Attention fusion is fitted on ``fit_on`` scores: "val" or "auto" (held-out training videos, which
     neither stream trained on; a run without them is refused, :class:`FusionInputError`) or, only when asked
     for, "train" (the streams' own training videos, which they have memorised: the weights then favour the
-    stream that overfits most). The split is recorded in eval.json as ``fit_on``.
+    stream that overfits most). The split is recorded in the evaluation as ``fit_on``.
     """
     if method not in FUSION_METHODS:
         raise ValueError(f"method must be one of {FUSION_METHODS}, got {method!r}")

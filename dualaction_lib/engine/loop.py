@@ -2,7 +2,7 @@
 
 The step never waits for the device: loss terms stay detached tensors and are summed on the device. Every
 ``log_every`` steps (and at the epoch's end) ONE transfer brings the interval's sums to the host, where the
-NaN/inf check runs and one metrics.jsonl record is written. A non-finite term therefore stops the run at
+NaN/inf check runs and one metrics record is written. A non-finite term therefore stops the run at
 the end of its interval, before the epoch's checkpoint is written, naming the step where it first appeared.
 (With fp16 autocast, torch's GradScaler still checks for inf gradients on the host at every step; bf16,
 the default on GPUs that support it, and fp32 need no scaler.)
@@ -46,7 +46,7 @@ class TrainState:
     optimizer: torch.optim.Optimizer
     scheduler: Any
     scaler: torch.amp.GradScaler
-    metrics_path: Path  # <run_dir>/metrics.jsonl
+    metrics_path: Path  # the run folder's metrics log (RunDir.metrics_path)
     step: int = 0  # optimizer steps taken so far (global, continues across epochs and resumes)
 
     @property

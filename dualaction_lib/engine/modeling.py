@@ -120,9 +120,9 @@ def check_init_files(cfg: Config) -> None:
 
 
 def load_run_model(run_dir: str | os.PathLike, cfg: Config | None = None) -> nn.Module:
-    """A trained run's network from its config.yaml and checkpoint.pt, on the CPU in eval mode.
+    """A trained run's network from its config and checkpoint, on the CPU in eval mode.
 
-    ``cfg`` (default: the run's config.yaml) may carry overrides that do not change the architecture.
+    ``cfg`` (default: the run's config) may carry overrides that do not change the architecture.
     """
     from dualaction_lib.models import load_checkpoint
 

@@ -4,7 +4,7 @@
     run_dir = train("cpu", method="ds", seed=0)        # or train(load_config(...))
 
 The run folder's files are :class:`dualaction_lib.rundir.RunDir`'s; one epoch is
-:func:`dualaction_lib.engine.loop.train_one_epoch`. The folder is claimed (config.yaml, run.json) only
+:func:`dualaction_lib.engine.loop.train_one_epoch`. The folder is claimed (its config and identity) only
 once every check has passed, so a refused run leaves nothing that blocks the corrected command.
 """
 

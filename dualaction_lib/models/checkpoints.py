@@ -110,7 +110,7 @@ def _read(path: str | os.PathLike, what: str = "checkpoint", fix: str = "") -> A
 def load_checkpoint(path: str | os.PathLike, what: str = "checkpoint", fix: str = "") -> dict[str, Any]:
     """Read a whole checkpoint (state dict + extras) safely, e.g. to resume training.
 
-    Any torch file of ours (``scores.pt``, ``fusion.pt``) is read the same way: ``what`` names it and
+    Any torch file of ours (a run's scores, a fusion's weights) is read the same way: ``what`` names it and
     ``fix`` says how to recreate it in the error a missing, truncated or corrupt file gives.
     """
     obj = _read(path, what, fix)

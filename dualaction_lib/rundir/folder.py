@@ -39,6 +39,7 @@ RESULT_FILES = (METRICS, CHECKPOINT, EVAL, SCORES)
 # Keys a resumed run may change: they say how to run, not what is trained.
 _IGNORED_ON_RESUME = ("resume", "progress", "progress_interval", "log_every", "threads", "device", "amp")
 _IGNORED_ON_RESUME += ("data.check",)  # how thoroughly the files are checked, not which are read
+_IGNORED_ON_RESUME += ("name",)  # where the run lives: the folder being resumed is that place
 
 
 def source_run(cfg: Config) -> Path | None:

@@ -40,7 +40,7 @@ def plot_training_curves(
     accuracy per epoch: train clip accuracy every epoch, test video top-1 at the epochs it was measured
     (``eval.every``) joined to the final one.
 
-    ``steps`` / ``epochs``: metrics.jsonl's step and epoch records; ``final_top1`` / ``final_val``: the
+    ``steps`` / ``epochs``: a run's step and epoch metrics records; ``final_top1`` / ``final_val``: the
     test and validation video top-1 after training; ``chance``: 1/classes (a dotted line);
     ``smoothing=None``: ``default_smoothing`` of the logged steps.
     """
