@@ -156,6 +156,21 @@ ALLOWED = {
 }
 
 
+def render_layers(allowed: dict[str, set[str]] = ALLOWED) -> str:
+    """The "Dependencies" block of docs/architecture.md, written from ``ALLOWED`` (the rules enforced here)."""
+    leaves = sorted(name for name, deps in allowed.items() if not deps)
+    lines = [f"{', '.join(leaves):<34} → nothing of the package (leaves)"]
+    lines += [f"{name:<34} → {', '.join(sorted(deps))}" for name, deps in allowed.items() if deps]
+    return "```\n" + "\n".join(lines) + "\n```"
+
+
+def test_the_doc_states_the_enforced_layers() -> None:
+    doc = (ROOT.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    assert render_layers() in doc, "docs/architecture.md's Dependencies block differs from ALLOWED:\n" + (
+        render_layers()
+    )
+
+
 def _part(module: str) -> str:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else parts[0]
