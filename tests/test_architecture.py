@@ -157,7 +157,7 @@ ALLOWED = {
 
 
 def render_layers(allowed: dict[str, set[str]] = ALLOWED) -> str:
-    """The "Dependencies" block of docs/architecture.md, written from ``ALLOWED`` (the rules enforced here)."""
+    """The "Dependencies" block of docs/architecture.md, written from ``ALLOWED`` (the enforced rules)."""
     leaves = sorted(name for name, deps in allowed.items() if not deps)
     lines = [f"{', '.join(leaves):<34} → nothing of the package (leaves)"]
     lines += [f"{name:<34} → {', '.join(sorted(deps))}" for name, deps in allowed.items() if deps]

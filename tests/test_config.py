@@ -12,10 +12,8 @@ from dualaction_lib.config import (
     list_presets,
     load_config,
     override,
-    parse_cli_overrides,
-    read_config,
-    save_config,
 )
+from dualaction_lib.engine.cli import parse_cli_overrides
 from dualaction_lib.rundir import RunDir
 
 PAPER = ["paper_hmdb51_16f", "paper_hmdb51_64f", "paper_ucf101_16f", "paper_ucf101_64f"]
@@ -187,8 +185,8 @@ def test_unknown_preset_and_yaml_path(tmp_path):
 
 def test_save_read_round_trip(tmp_path):
     cfg = load_config("paper_hmdb51_64f", seed=3, **{"model.options": {"shortcut": "A"}})
-    save_config(cfg, tmp_path / "config.yaml")
-    assert read_config(tmp_path / "config.yaml") == cfg
+    RunDir(tmp_path).write_config(cfg)
+    assert RunDir(tmp_path).read_config() == cfg
 
 
 def test_unknown_synthetic_key_is_a_config_error_naming_it():

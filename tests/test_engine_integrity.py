@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dualaction_lib.config import load_config, override, save_config
+from dualaction_lib.config import load_config, override
 from dualaction_lib.data import DataCheckError, DataWarning
 from dualaction_lib.data.layouts import SplitFileError, load_index
 from dualaction_lib.data.synthetic import make_synthetic
@@ -134,7 +134,7 @@ def test_evaluate_names_a_missing_run_directory(tmp_path):
 def test_a_teacher_trained_on_other_data_settings_is_refused(tmp_path):
     cfg = load_config("smoke", method="ds", out_dir=str(tmp_path / "runs"))
     teacher = override(cfg, method="flow", **{"data.clip_len": 8, "data.norm": "kinetics"})
-    save_config(teacher, teacher_run(cfg) / "config.yaml")
+    RunDir(teacher_run(cfg)).write_config(teacher)
     with pytest.raises(ValueError, match="was trained on other data settings: ") as err:
         train(cfg)
     message = str(err.value)

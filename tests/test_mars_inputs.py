@@ -15,7 +15,7 @@ import pytest
 import torch
 from PIL import Image, ImageChops
 
-from dualaction_lib.config import ConfigError, load_config, save_config
+from dualaction_lib.config import ConfigError, load_config
 from dualaction_lib.data import transforms
 from dualaction_lib.engine import data as edata
 from dualaction_lib.engine import evaluate, train
@@ -79,7 +79,7 @@ def test_train_refuses_frames_of_another_rounding_in_one_line(roots, tmp_path, a
 
 def test_evaluate_refuses_frames_of_another_rounding(roots, tmp_path):
     cfg = smoke(tmp_path, roots["round"], "truncate", method="flow")
-    save_config(cfg, RunDir.of(cfg).path / "config.yaml")
+    RunDir.of(cfg).write_config(cfg)
     with pytest.raises(ConfigError, match=r"^data\.flow_rounding: 'truncate', but the flow of .*'round'"):
         evaluate(RunDir.of(cfg).path)
     assert sorted(p.name for p in RunDir.of(cfg).path.iterdir()) == ["config.yaml"]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from dualaction_lib.config import ConfigError, load_config, override, save_config
+from dualaction_lib.config import ConfigError, load_config, override
 from dualaction_lib.rundir import RunDir, identity_of, run_name
 from dualaction_lib.study import collect
 
@@ -167,7 +167,7 @@ def test_folders_without_an_identity_are_left_out_with_a_warning(tmp_path: Path)
     _evaluated(tmp_path, "ds_seed1", 0.5, method="ds", seed=1)
     legacy = tmp_path / "smoke" / "ds_seed2"  # written before run.json existed
     legacy.mkdir()
-    save_config(_cfg(tmp_path, method="ds", seed=2), legacy / "config.yaml")
+    RunDir(legacy).write_config(_cfg(tmp_path, method="ds", seed=2))
     (legacy / "eval.json").write_text(json.dumps({"video_top1": 0.9}))
     (tmp_path / "smoke" / "results").mkdir()  # a notebook's results folder is not a run: no warning
     with pytest.warns(UserWarning) as caught:
@@ -190,7 +190,7 @@ def test_a_legacy_folder_resumes_without_its_variant_recorded(tmp_path: Path) ->
     cfg = _cfg(tmp_path, method="ds", seed=1, variant="norm", **{"distill.normalize": "step0"})
     rd = RunDir.of(cfg)
     rd.path.mkdir(parents=True)
-    save_config(override(cfg, variant="main", name="ds_norm_seed1"), rd.config_path)
+    rd.write_config(override(cfg, variant="main", name="ds_norm_seed1"))
     assert rd.check_resume(cfg) is False
     rd.claim(cfg)
     assert rd.identity()["variant"] == "norm"

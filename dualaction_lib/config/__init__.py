@@ -1,8 +1,6 @@
-"""Run configuration: YAML presets and recipes (each may name a ``base`` it overrides) merged, then validated
-by the pydantic models of ``schema``. Later wins: defaults → the preset's recipe → the preset → a recipe
-asked for → the preset's ``method_overrides`` of the run's method → overrides (keywords, dotted keys such as
-``optim.lr``, ``--key value`` on the command line): ``load_config("cpu", method="ds", **{"optim.lr": 0.05})``.
-"""
+"""Presets and recipes (YAML, each may name a ``base``) merged, later wins: defaults → the preset's recipe →
+the preset → a recipe asked for → ``method_overrides`` of the run's method → overrides (dotted keys, e.g.
+``load_config("cpu", method="ds", **{"optim.lr": 0.05})``), then validated by ``schema``."""
 
 from __future__ import annotations
 
@@ -15,7 +13,7 @@ from pydantic import ValidationError
 
 from dualaction_lib.config.explain import explain
 from dualaction_lib.config.schema import FREEFORM_KEYS, Config, ConfigError, DataConfig
-from dualaction_lib.io import atomic_write_yaml, read_yaml
+from dualaction_lib.io import read_yaml
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent.parent / "configs"
 RECIPE_DIR = CONFIG_DIR / "recipes"
@@ -49,7 +47,6 @@ def load_config(preset: str | os.PathLike = "cpu", overrides: dict | None = None
 
 
 def list_presets(folder: Path = CONFIG_DIR) -> list[str]:
-    """The presets' names (the recipes' with ``RECIPE_DIR``)."""
     return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
@@ -84,39 +81,6 @@ def build(data: dict[str, Any]) -> Config:
         return Config.model_validate(data)
     except ValidationError as err:
         raise ConfigError(explain(err.errors()[0])) from None
-
-
-def save_config(cfg: Config, path: str | os.PathLike) -> None:
-    atomic_write_yaml(path, cfg.to_dict())
-
-
-def read_config(path: str | os.PathLike) -> Config:
-    """Read a saved config file back into a Config (a run's: ``rundir.RunDir.read_config``)."""
-    path = Path(path)
-    data = read_yaml(path, ConfigError)
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a run's config (a mapping), found {type(data).__name__}")
-    try:
-        return build(data)
-    except ConfigError as err:
-        raise ConfigError(f"{path}: {err}") from None
-
-
-def parse_cli_overrides(tokens: list[str]) -> dict[str, Any]:
-    """argparse's leftovers ['--optim.lr', '0.01', '--data.flip=false'] → {'optim.lr': '0.01', 'data.flip':
-    'false'}: text, read against each field by the schema; '-' and '_' in keys are equivalent."""
-    out: dict[str, Any] = {}
-    rest = iter(tokens)
-    for token in rest:
-        if not token.startswith("--"):
-            raise ConfigError(f"{token}: expected --key value")
-        key, eq, value = token[2:].partition("=")
-        if not eq:
-            value = next(rest, "--")
-            if value.startswith("--"):
-                raise ConfigError(f"{key}: missing value")
-        out[key.replace("-", "_")] = value
-    return out
 
 
 def _nest(flat: dict[str, Any]) -> dict[str, Any]:

@@ -1,5 +1,4 @@
-"""A pydantic validation error as one line: the dotted key, the value, what is allowed and, for a typo, the
-closest key or value."""
+"""A pydantic validation error as one line: key, value, what is allowed, the closest match of a typo."""
 
 from __future__ import annotations
 

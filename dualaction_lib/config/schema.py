@@ -1,7 +1,5 @@
-"""The run configuration: one pydantic model per concern, defaults from the seed paper. Choices are the
-``Literal`` aliases of :mod:`dualaction_lib.choices`, ranges are ``Field`` constraints, unknown keys are
-refused (``extra="forbid"``); pydantic checks them all when a Config is built (docs/architecture.md).
-"""
+"""The run configuration: pydantic models, defaults from the seed paper; choices are ``choices`` Literals,
+ranges ``Field`` constraints, unknown keys refused (docs/architecture.md)."""
 
 from __future__ import annotations
 
@@ -42,8 +40,7 @@ class Section(BaseModel):
                 for k, v in data.items()}  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        """A plain YAML-safe dict (tuples become lists)."""
-        return self.model_dump(mode="json")
+        return self.model_dump(mode="json")  # YAML-safe: tuples become lists
 
 
 def _from_text(value: Any, kind: Any) -> Any:
@@ -71,17 +68,14 @@ class DataConfig(Section):
     crop_size: PositiveInt = 112
     scales: tuple[Annotated[float, Field(gt=0, le=1)], ...] = (1.0, 0.8408964, 0.7071068, 0.5946036, 0.5)
     flip: bool = True  # flips negate flow-x
-    # crops → crop_size: OpenCV's INTER_LINEAR (fast), or PIL's antialiased bilinear (MARS's loader)
-    resize: choices.Resize = "linear"
+    resize: choices.Resize = "linear"  # crops → crop_size: OpenCV's bilinear (fast) or PIL's (MARS's loader)
     norm: choices.Norm = "mars"
     num_workers: Count = 0
     auto_prepare: bool = True  # synthetic only: generate + extract when frames_root is missing
     allow_upscale: bool = False  # crop_size larger than the frames' short side (upscaled crops) on request
-    # prepare's settings (train and evaluate refuse frames whose prepare report says another flow_rounding)
     fps: NonNegative = 25.0  # 0 keeps every frame
     short_side: Count = 256  # 0 keeps the size
-    # every frame resized to exactly [height, width], aspect ratio not kept (the paper's 256 × 256); None:
-    # the short side to short_side. train and evaluate refuse frames prepared at another frame_size.
+    # [height, width]: every frame resized to exactly this (the paper's 256 × 256); None: to short_side
     frame_size: tuple[PositiveInt, PositiveInt] | None = None
     flow_backend: choices.FlowBackend = "opencv"
     flow_bound: Positive = 20.0
@@ -91,8 +85,7 @@ class DataConfig(Section):
     synthetic: dict[str, Any] = Field(default_factory=dict)  # SyntheticSpec overrides
     missing: choices.Missing = "skip"  # unreadable listed videos: left out (and counted) or refused
     check: choices.CheckLevel = "fast"  # fast: files, sizes, JPEG markers; full: decode all; off (data.check)
-    # training videos held out (whole UCF-101 groups) to fit fusion and choose settings on, never the test
-    val_fraction: Fraction = 0.0
+    val_fraction: Fraction = 0.0  # training videos held out (whole UCF groups): fusion, tuning; never test
     cache: bool = False  # keep decoded frames in memory across epochs (small data sets, num_workers 0)
 
 
@@ -101,12 +94,10 @@ class ModelConfig(Section):
     widths: tuple[PositiveInt, ...] | None = None  # e.g. (16, 32, 64, 128) for tiny CPU models
     dropout: Fraction = 0.0
     options: dict[str, Any] = Field(default_factory=dict)  # other build_model keywords
-    # pretrained: a checkpoint, a run directory or "auto" (rundir.source_run)
     init: choices.Init = "scratch"
-    pretrained: str = ""
+    pretrained: str = ""  # a checkpoint, a run directory or "auto" (rundir.source_run)
     pretrained_source: choices.WeightSource = "auto"
-    # keep the checkpoint's classifier: only when its classes are the target's, in the same order (MARS's
-    # Flow_UCF101_16f.pth evaluated on UCF-101 as the paper presets' flow stream)
+    # the checkpoint's classifier kept: its classes are the target's (MARS's Flow_UCF101_16f.pth on UCF-101)
     keep_classifier: bool = False
     source_preset: str = ""  # the pretraining stage's preset (e.g. cpu_source), for pretrained: auto
     source_seed: Count = 0
@@ -140,16 +131,15 @@ class OptimConfig(Section):
     @model_validator(mode="after")
     def _nesterov_needs_momentum(self) -> OptimConfig:
         if self.nesterov and (self.momentum <= 0 or self.dampening != 0):
-            m, d = self.momentum, self.dampening
-            raise ValueError(f"optim.nesterov: needs momentum > 0 and dampening 0 (got {m} and {d})")
+            got = f"got {self.momentum} and {self.dampening}"
+            raise ValueError(f"optim.nesterov: needs momentum > 0 and dampening 0 ({got})")
         return self
 
 
 class DistillConfig(Section):
     alpha: NonNegative = 50.0
     layers: tuple[FeatureName, ...] = DISTILL_LAYERS  # DS feature levels (MARS always uses "pool")
-    # step0 (beyond the paper): the summed distillation term scaled to equal CE on the first batch
-    normalize: choices.Normalize = "none"
+    normalize: choices.Normalize = "none"  # step0: Σ distillation scaled to equal CE on the first batch
     teacher: str = "auto"  # flow run dir or checkpoint; auto: rundir.teacher_run
     teacher_seed: Count | None = None  # None: the student's seed mod teacher_seeds
     teacher_seeds: PositiveInt = 1  # teachers with seeds 0 … teacher_seeds-1 (fusion rows vary the teacher)
@@ -186,8 +176,7 @@ class Config(Section):
     progress_interval: NonNegative = 5.0  # tqdm mininterval in seconds (throttles batch logs)
     log_every: PositiveInt = 10  # steps per metrics record and NaN check: the step's only host sync
     group: str = ""  # runs' folder under out_dir: '' = preset; <preset>-<frames folder> on other data
-    # e.g. {flow: {optim: {epochs: 60}}}: the teacher's own budget; every student shares the recipe
-    method_overrides: dict[str, Any] = Field(default_factory=dict)
+    method_overrides: dict[str, Any] = Field(default_factory=dict)  # e.g. the teacher's own budget
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     optim: OptimConfig = Field(default_factory=OptimConfig)
@@ -204,9 +193,7 @@ class Config(Section):
         d = self.distill
         return d.teacher_seed if d.teacher_seed is not None else self.seed % max(1, d.teacher_seeds)
 
-    @property
-    def is_distill(self) -> bool:
-        return self.method in typing.get_args(choices.DistillMethod)
+    is_distill = property(lambda self: self.method in typing.get_args(choices.DistillMethod))
 
     @property
     def input_modality(self) -> str:

@@ -15,7 +15,7 @@ import os
 from typing import Any, get_args
 
 from dualaction_lib.choices import FusionMethod, Method, Protocol
-from dualaction_lib.config import parse_cli_overrides
+from dualaction_lib.config import ConfigError
 
 _OVERRIDES_HELP = "any config key as --section.key value (e.g. --optim.lr 0.01 --data.clip_len 16)"
 
@@ -120,3 +120,20 @@ def fuse_command(args: argparse.Namespace) -> int:
     )
     print(out)
     return 0
+
+
+def parse_cli_overrides(tokens: list[str]) -> dict[str, Any]:
+    """argparse's leftovers ['--optim.lr', '0.01', '--data.flip=false'] → {'optim.lr': '0.01', 'data.flip':
+    'false'}: text, read against each field by the schema; '-' and '_' in keys are equivalent."""
+    out: dict[str, Any] = {}
+    rest = iter(tokens)
+    for token in rest:
+        if not token.startswith("--"):
+            raise ConfigError(f"{token}: expected --key value")
+        key, eq, value = token[2:].partition("=")
+        if not eq:
+            value = next(rest, "--")
+            if value.startswith("--"):
+                raise ConfigError(f"{key}: missing value")
+        out[key.replace("-", "_")] = value
+    return out

@@ -25,8 +25,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from dualaction_lib.config import FREEFORM_KEYS, Config, ConfigError, read_config, save_config
-from dualaction_lib.io import append_jsonl, atomic_save, atomic_write_json, atomic_write_text, read_jsonl
+from dualaction_lib.config import FREEFORM_KEYS, Config, ConfigError, build
+from dualaction_lib.io import (
+    append_jsonl,
+    atomic_save,
+    atomic_write_json,
+    atomic_write_text,
+    atomic_write_yaml,
+    read_jsonl,
+    read_yaml,
+)
 from dualaction_lib.locks import DirLock
 
 from .naming import fusion_name, run_name
@@ -149,7 +157,19 @@ class RunDir:
         return self.is_evaluated() and self.scores_path().is_file()
 
     def read_config(self) -> Config:
-        return read_config(self.config_path)
+        """The run's config.yaml back as a Config; a damaged or outdated file is one line naming it."""
+        data = read_yaml(self.config_path, ConfigError)
+        if not isinstance(data, dict):
+            raise ConfigError(
+                f"{self.config_path}: expected a run's config (a mapping), found {type(data).__name__}"
+            )
+        try:
+            return build(data)
+        except ConfigError as err:
+            raise ConfigError(f"{self.config_path}: {err}") from None
+
+    def write_config(self, cfg: Config) -> None:
+        atomic_write_yaml(self.config_path, cfg.to_dict())
 
     def identity(self) -> dict[str, Any] | None:
         """The run.json record, or None for a folder without one."""
@@ -236,7 +256,7 @@ class RunDir:
             for name in (*RESULT_FILES, IDENTITY):
                 (self.path / name).unlink(missing_ok=True)
         if not (cfg.resume and self.is_run()):
-            save_config(cfg, self.config_path)
+            self.write_config(cfg)
         if not self.identity_path.is_file():
             atomic_write_json(self.identity_path, identity_of(cfg))
 
