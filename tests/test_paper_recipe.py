@@ -193,3 +193,25 @@ def test_frames_of_another_size_are_refused(tmp_path):
     report["fingerprint"]["frame_size"] = [256, 256]
     (root / "prepare_report.json").write_text(json.dumps(report))
     edata.check_prepared(cfg)  # the paper's frames: accepted
+
+
+def test_a_diverged_network_is_refused_at_evaluation_not_scored(tmp_path, fake_data):
+    from fakes import Entry, FakeVideos
+
+    from dualaction_lib.engine import distributed as D
+
+    evaluate = importlib.import_module("dualaction_lib.engine.evaluate")  # the package exports evaluate()
+
+    class Diverged(torch.nn.Module):
+        def forward(self, x):  # what inf BatchNorm statistics give: NaN logits
+            return torch.full((x.shape[0], NUM_CLASSES), float("nan"))
+
+    cfg = smoke(tmp_path, method="rgb")
+    entries = [Entry(f"c{i % NUM_CLASSES}/t{i}", i % NUM_CLASSES, "test") for i in range(8)]
+    videos = FakeVideos(entries, "rgb", "test")
+    with pytest.raises(evaluate.NonFiniteScoresError) as err:
+        evaluate.score_dataset(Diverged(), videos, cfg, D.setup_runtime("cpu", "off"), desc="test")
+    assert one_line(err.value) == (
+        "test: 8 of 8 videos got non-finite scores from rgb: its weights or BatchNorm statistics diverged; "
+        "lower optim.lr or distill.alpha (the loss balance in metrics.jsonl shows which term pulls hardest)"
+    )

@@ -52,7 +52,7 @@ def _waits_for(jobs: list[workbook.Job], step: str) -> set[str]:
     return seen
 
 
-@pytest.mark.parametrize("plan", PLANS)
+@pytest.mark.parametrize("plan", [*PLANS, "paper_ucf101_16f"])
 def test_no_two_jobs_train_the_same_run_at_once(plan: str) -> None:
     jobs = _jobs(plan)
     training = [(job, _config(job)) for job in jobs if job.notebook.stem == TRAINS]

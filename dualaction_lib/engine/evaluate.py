@@ -21,7 +21,12 @@ from tqdm.auto import tqdm
 from dualaction_lib.config import Config, override
 from dualaction_lib.engine import data as edata
 from dualaction_lib.engine import distributed as D
+from dualaction_lib.errors import UserError
 from dualaction_lib.rundir import RunDir
+
+
+class NonFiniteScoresError(UserError, FloatingPointError):
+    """A network scored a video NaN or inf: it diverged (its training losses may still have been finite)."""
 
 
 @torch.no_grad()
@@ -70,10 +75,18 @@ def score_dataset(model: nn.Module, dataset: Any, cfg: Config, rt: D.Runtime, de
             flush()
     if pending:
         flush()
+    stacked = torch.stack(scores) if scores else torch.zeros(0, 0)  # (V, K)
+    bad = int((~torch.isfinite(stacked)).any(1).sum())
+    if bad:  # a diverged network scores NaN/inf: no accuracy, fusion or schedule can read that
+        raise NonFiniteScoresError(
+            f"{desc}: {bad} of {len(ids)} videos got non-finite scores from {cfg.method}: its weights or "
+            f"BatchNorm statistics diverged; lower optim.lr or distill.alpha (the loss balance in "
+            f"metrics.jsonl shows which term pulls hardest)"
+        )
     return {
         "video_ids": ids,
         "labels": torch.tensor(labels, dtype=torch.long),
-        "scores": torch.stack(scores) if scores else torch.zeros(0, 0),
+        "scores": stacked,
         "clip_correct": clip_correct,
         "num_clips": num_clips,
     }
