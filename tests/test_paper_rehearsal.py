@@ -118,10 +118,11 @@ def rehearsal(tmp_path_factory) -> dict:
     }
     plan = _rehearsal_plan(root)
     printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):  # the command a researcher runs: estimate, then the plan
+    with contextlib.redirect_stdout(printed):  # the command a researcher runs (the GPU-hours estimate,
+        # one timed step per run shape, is tests/test_estimate.py's: it would double this test's time)
         code = main([
             "workbook", "--plan", str(plan), "--root", str(root), "--set", f"preset={REHEARSAL}",
-            "--jobs", "2", "--no-progress",
+            "--jobs", "2", "--no-progress", "--no-estimate",
         ])  # fmt: skip
     seconds = time.perf_counter() - start
     print(f"\n{printed.getvalue()}\npaper rehearsal (prepare, checkpoints, plan): {seconds:.0f}s")
@@ -159,7 +160,6 @@ def test_every_stage_of_the_paper_plan_ran(rehearsal):
     assert not failed and rehearsal["code"] == 0, f"paper plan notebooks failed: {failed}"
     steps = [job.step for job in rehearsal["jobs"]]
     assert steps == ["teacher", *["students"] * len(METHODS) * len(SEEDS), *["fusion"] * len(SEEDS), "tables"]
-    assert "GPU-hours estimate" in rehearsal["printed"], "the estimate is printed before the plan starts"
 
 
 def test_students_start_from_kinetics_and_distill_from_the_released_flow_model(rehearsal):
