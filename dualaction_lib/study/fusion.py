@@ -50,8 +50,8 @@ def fuse_all(
 ) -> dict[tuple[str, str], Path]:
     """Run ``engine.fuse`` for every pair and method (seconds: it works on cached scores).
 
-    Attention fusion is fitted on the validation split's scores (``fit_on="auto"``: val whenever both
-    runs have it), videos neither stream trained on; the split is recorded in each fusion's evaluation.
+    Attention fusion is fitted on the validation split's scores (``fit_on="auto"``), videos neither stream
+    trained on; a run without them is refused in one line; the split is recorded in each fusion's evaluation.
     """
     from dualaction_lib.engine import fuse
 
