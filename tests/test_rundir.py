@@ -237,3 +237,37 @@ def test_only_the_run_folder_spells_its_files_and_names() -> None:
                     if literal and isinstance(nxt, ast.FormattedValue):
                         offenders.append(f"{path.name}:{node.lineno} builds <name>_seed<k>")
     assert not offenders, offenders
+
+
+def test_a_hand_typed_train_is_filed_under_the_experiment_its_overrides_make():
+    from dualaction_lib.engine.cli import implied_variant
+
+    assert implied_variant({"method": "ds", "seed": 1}) == "main"
+    assert implied_variant({"model.init": "scratch"}) == "scratch"
+    assert implied_variant({"model.init": "pretrained"}) == "main"
+    assert implied_variant({"distill.normalize": "step0", "distill.alpha": "1"}) == "norm"
+    assert implied_variant({"distill.alpha": "10"}) == "sweep"
+    assert implied_variant({"distill.layers": "layer1,layer2,layer3,layer4"}) == "nopool"
+    assert implied_variant({"distill.layers": "layer4,pool"}) == "other"
+    assert implied_variant({"model.init": "scratch", "distill.alpha": "10"}) == "other"
+
+
+def test_train_command_records_the_implied_variant(monkeypatch, capsys):
+    import importlib
+
+    from dualaction_lib.__main__ import main
+
+    engine_train = importlib.import_module("dualaction_lib.engine.train")  # the module, not the function
+
+    seen = []
+    monkeypatch.setattr(engine_train, "train", lambda cfg: seen.append(cfg) or RunDir.of(cfg).path)
+    assert (
+        main(["train", "--preset", "smoke", "--method", "ds", "--seed", "1", "--model.init", "scratch"]) == 0
+    )
+    assert (seen[0].variant, RunDir.of(seen[0]).name) == ("scratch", "ds_scratch_seed1")
+    assert "variant: scratch" in capsys.readouterr().err
+    assert (
+        main(["train", "--preset", "smoke", "--seed", "1", "--model.init", "scratch", "--variant", "other"])
+        == 0
+    )
+    assert seen[1].variant == "other"

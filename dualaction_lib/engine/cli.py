@@ -70,21 +70,39 @@ def _overrides(args: argparse.Namespace, **explicit: Any) -> dict[str, Any]:
     return out
 
 
+def implied_variant(overrides: dict[str, Any]) -> str:
+    """The experiment a hand-typed ``train`` belongs to, read from the recipe keys it changes: the tables
+    select runs by ``variant``, and a run with another init, normalization, levels or α is not a main run."""
+    changed = {
+        "scratch": overrides.get("model.init") == "scratch",
+        "norm": "distill.normalize" in overrides,
+        "nopool": "distill.layers" in overrides and "pool" not in str(overrides["distill.layers"]),
+        "sweep": "distill.alpha" in overrides and "distill.normalize" not in overrides,  # norm's own α
+    }
+    found = [variant for variant, hit in changed.items() if hit]
+    if len(found) > 1 or ("distill.layers" in overrides and not changed["nopool"]):
+        return "other"  # no table's experiment
+    return found[0] if found else "main"
+
+
 def train_command(args: argparse.Namespace) -> int:
+    import sys
+
     from dualaction_lib.config import load_config
     from dualaction_lib.engine.train import train
 
-    cfg = load_config(
-        args.preset,
-        **_overrides(
-            args,
-            method=args.method,
-            seed=args.seed,
-            name=args.name,
-            resume=False if args.fresh else None,
-            progress=getattr(args, "progress", None),
-        ),
+    overrides = _overrides(
+        args,
+        method=args.method,
+        seed=args.seed,
+        name=args.name,
+        resume=False if args.fresh else None,
+        progress=getattr(args, "progress", None),
     )
+    if "variant" not in overrides and (variant := implied_variant(overrides)) != "main":
+        overrides["variant"] = variant
+        print(f"variant: {variant} (from the recipe keys changed; --variant sets it)", file=sys.stderr)
+    cfg = load_config(args.preset, **overrides)
     run_dir = train(cfg)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
         print(run_dir)

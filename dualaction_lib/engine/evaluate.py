@@ -80,8 +80,8 @@ def score_dataset(model: nn.Module, dataset: Any, cfg: Config, rt: D.Runtime, de
     if bad:  # a diverged network scores NaN/inf: no accuracy, fusion or schedule can read that
         raise NonFiniteScoresError(
             f"{desc}: {bad} of {len(ids)} videos got non-finite scores from {cfg.method}: its weights or "
-            f"BatchNorm statistics diverged; lower optim.lr or distill.alpha (the loss balance in "
-            f"metrics.jsonl shows which term pulls hardest)"
+            f"BatchNorm statistics diverged; lower optim.lr or distill.alpha (the loss balance in the "
+            f"run's training log shows which term pulls hardest)"
         )
     return {
         "video_ids": ids,
