@@ -74,7 +74,7 @@ class Ctx:
 def shared(tmp_path_factory) -> dict:
     root = tmp_path_factory.mktemp("cli_smoke")
     dirs = {"data.root": str(root / "raw"), "data.frames_root": str(root / "frames")}
-    scratch = {"optim.epochs": 1, "model.init": "scratch"}  # as _train asks for it
+    scratch = {"optim.epochs": 1, "model.init": "scratch", "variant": "scratch"}  # as _train asks for it
     run = train(load_config("smoke", method="rgb", out_dir=str(root / "runs"), **dirs, **scratch))
     data = ["--data.root", dirs["data.root"], "--data.frames_root", dirs["data.frames_root"]]
     return {"data": [*data, "--out_dir", str(root / "runs")], "run": run}

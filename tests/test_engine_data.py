@@ -81,7 +81,7 @@ def test_torchrun_ddp_two_cpu_processes_agree(ds_run, smoke_dirs, tmp_path):
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    run = out / "smoke-frames" / "rgb_seed0"  # runs on other data than the preset's live apart
+    run = out / "smoke-frames" / "rgb_scratch_seed0"  # other data than the preset's: a group apart
     assert proc.stdout.strip().splitlines()[-1] == str(run)
     records = read_jsonl(run / "metrics.jsonl")
     ddp = [r for r in records if r["kind"] == "ddp"]

@@ -213,5 +213,6 @@ def test_a_diverged_network_is_refused_at_evaluation_not_scored(tmp_path, fake_d
         evaluate.score_dataset(Diverged(), videos, cfg, D.setup_runtime("cpu", "off"), desc="test")
     assert one_line(err.value) == (
         "test: 8 of 8 videos got non-finite scores from rgb: its weights or BatchNorm statistics diverged; "
-        "lower optim.lr or distill.alpha (the loss balance in metrics.jsonl shows which term pulls hardest)"
+        "lower optim.lr or distill.alpha (the loss balance in the run's training log shows which term "
+        "pulls hardest)"
     )

@@ -15,7 +15,7 @@ import os
 from typing import Any, get_args
 
 from dualaction_lib.choices import FusionMethod, Method, Protocol
-from dualaction_lib.config import ConfigError
+from dualaction_lib.config import Config, ConfigError
 
 _OVERRIDES_HELP = "any config key as --section.key value (e.g. --optim.lr 0.01 --data.clip_len 16)"
 
@@ -70,25 +70,26 @@ def _overrides(args: argparse.Namespace, **explicit: Any) -> dict[str, Any]:
     return out
 
 
-def implied_variant(overrides: dict[str, Any]) -> str:
-    """The experiment a hand-typed ``train`` belongs to, read from the recipe keys it changes: the tables
-    select runs by ``variant``, and a run with another init, normalization, levels or α is not a main run."""
+def implied_variant(preset: Config, cfg: Config) -> str:
+    """The experiment a hand-typed ``train`` belongs to, from the recipe keys it changes against its preset
+    (the tables select runs by ``variant``): another init, normalization, levels or α is not a main run."""
+    d, p = cfg.distill, preset.distill
     changed = {
-        "scratch": overrides.get("model.init") == "scratch",
-        "norm": "distill.normalize" in overrides,
-        "nopool": "distill.layers" in overrides and "pool" not in str(overrides["distill.layers"]),
-        "sweep": "distill.alpha" in overrides and "distill.normalize" not in overrides,  # norm's own α
+        "scratch": cfg.model.init != preset.model.init and cfg.model.init == "scratch",
+        "norm": d.normalize != p.normalize,
+        "nopool": d.layers != p.layers and "pool" not in d.layers,
+        "sweep": d.alpha != p.alpha and d.normalize == p.normalize,  # a normalized run's α is its own
     }
     found = [variant for variant, hit in changed.items() if hit]
-    if len(found) > 1 or ("distill.layers" in overrides and not changed["nopool"]):
+    other = cfg.model.init != preset.model.init and not changed["scratch"]
+    other = other or (d.layers != p.layers and not changed["nopool"])
+    if len(found) > 1 or other:
         return "other"  # no table's experiment
     return found[0] if found else "main"
 
 
 def train_command(args: argparse.Namespace) -> int:
-    import sys
-
-    from dualaction_lib.config import load_config
+    from dualaction_lib.config import load_config, override
     from dualaction_lib.engine.train import train
 
     overrides = _overrides(
@@ -99,10 +100,9 @@ def train_command(args: argparse.Namespace) -> int:
         resume=False if args.fresh else None,
         progress=getattr(args, "progress", None),
     )
-    if "variant" not in overrides and (variant := implied_variant(overrides)) != "main":
-        overrides["variant"] = variant
-        print(f"variant: {variant} (from the recipe keys changed; --variant sets it)", file=sys.stderr)
     cfg = load_config(args.preset, **overrides)
+    if "variant" not in overrides:  # the run folder printed last shows it (e.g. ds_scratch_seed1)
+        cfg = override(cfg, variant=implied_variant(load_config(args.preset, method=cfg.method), cfg))
     run_dir = train(cfg)
     if os.environ.get("RANK", "0") == "0":  # under torchrun only rank 0 reports
         print(run_dir)
