@@ -7,5 +7,6 @@ notebook's Config and compute flows and their errors, then hand plain arrays and
 - ``features``: notebook 02 (FeatureStudy: teacher and students on the same clips)
 - ``fusion``: notebook 04 (stream pairs, both fusions, the learned weights)
 - ``ablation``: notebook 05 (runs collected into the paper's tables, the α sweep)
+- ``tuning``: each distilling method's own α on the validation split (``bench/tune_alpha.py``)
 - ``flows`` and ``inspection``: notebook 01 (videos, flows of every method, storage errors)
 """
