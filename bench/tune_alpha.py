@@ -58,6 +58,8 @@ def parse_args(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     args = p.parse_args(argv)
     if len(set(args.alphas)) < 2 or min(args.alphas) <= 0:
         p.error(f"--alphas needs at least two distinct values > 0, got {args.alphas}")
+    if len(set(args.seeds)) != len(args.seeds) or len(set(args.methods)) != len(args.methods):
+        p.error(f"--seeds and --methods take each value once, got {args.seeds} and {args.methods}")
     if args.max_extensions < 0:
         p.error(f"--max-extensions must be >= 0, got {args.max_extensions}")
     return args, extra
@@ -122,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         "preset": args.preset,
         "criterion": "per method: mean validation video top-1 over seeds; ties to the smaller alpha",
         "seeds": args.seeds,
+        "paper_alpha": PAPER_ALPHA,  # reported beside each method's choice when the grid has it
         "grid": result["grid"],
         "extensions": result["extensions"],
         "max_extensions": args.max_extensions,
@@ -138,7 +141,9 @@ def main(argv: list[str] | None = None) -> int:
         points = ", ".join(f"{p['alpha']:g}: {100 * p['mean']:.1f}" for p in result["points"][method])
         c = result["choice"][method]
         edge = f" (still at the {c['edge_after_extensions']} edge)" if c["edge_after_extensions"] else ""
-        print(f"{method}: validation top-1 per α {{{points}}} → α = {c['alpha']:g}{edge}")
+        paper = [p for p in result["points"][method] if p["alpha"] == PAPER_ALPHA]
+        paper_text = f"; the paper's α = {PAPER_ALPHA:g}: {100 * paper[0]['mean']:.1f}" if paper else ""
+        print(f"{method}: validation top-1 per α {{{points}}} → α = {c['alpha']:g}{edge}{paper_text}")
     print(f"wrote {args.out}; paste under method_overrides: in configs/{args.preset}.yaml:")
     print(overrides_yaml(choice, f"{command.strip()} → {args.out.name}"), end="")
     return 0

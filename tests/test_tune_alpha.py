@@ -197,6 +197,11 @@ def test_tune_alpha_on_the_smoke_preset_end_to_end(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     record = json.loads(out.read_text(encoding="utf-8"))
     assert record["grid"] == {"mars": [1.0, 10.0], "ds": [1.0, 10.0]} and record["seeds"] == [1]
+    assert (record["paper_alpha"], record["max_extensions"], record["train_args"][:2]) == (
+        50.0,
+        0,
+        ["--model.init", "scratch"],
+    )
     assert record["extensions"] == {"mars": [], "ds": []} and record["num_val_videos"] > 0
     assert sorted((r["method"], r["alpha"]) for r in record["runs"]) == [
         ("ds", 1.0),
