@@ -2,6 +2,7 @@
 
     python bench/task_probes.py                                  # objects (cpu) and mixed (cpu_mixed)
     python bench/task_probes.py --presets cpu_mixed --train-per-class 30 --test-per-class 10
+    (an existing results file keeps the entries of the tasks not rerun)
 
 For each preset: its ``data.synthetic`` spec (frame size, frame count, task, seed) with more videos per
 class, generated in memory from the same per-video random streams as ``make_synthetic``. Each video then
@@ -27,6 +28,7 @@ Writes bench/results/task_probes.json.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -224,13 +226,14 @@ def groups(spec, rows, features, probs, fused, targets) -> dict:
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
+    command = "python bench/task_probes.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    # A run of some presets replaces their tasks' entries and keeps the others (each says how it was made).
+    previous = json.loads(args.out.read_text(encoding="utf-8")) if args.out.is_file() else {}
     report = {
-        "command": "python bench/task_probes.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "date": time.strftime("%Y-%m-%d"),
         "pipeline": "MJPG .avi -> decoded frames -> JPEG q95 (RGB); TV-L1 on the decoded grayscale pairs "
         "-> quantized (preset's bound, rounding) -> JPEG q95 -> dequantized (flow); whole 48x48 frames, "
         "all frames; linear probes trained on the training videos, accuracy on the test videos",
-        "tasks": {},
+        "tasks": previous.get("tasks", {}),
     }
     for preset in args.presets:
         cfg = load_config(preset)
@@ -245,6 +248,8 @@ def main(argv=None) -> int:
         generated = time.perf_counter() - start
         result = measure(spec, rows)
         result.update(
+            command=command.strip(),
+            date=time.strftime("%Y-%m-%d"),
             preset=preset,
             spec=spec.to_dict(),
             flow_settings={

@@ -14,6 +14,7 @@ from dualaction_lib.data.layouts import load_index
 from dualaction_lib.data.synthetic import (
     MIXED_CLASSES,
     SyntheticSpec,
+    draw_scene,
     make_synthetic,
     plan_scene,
     render_video,
@@ -76,10 +77,10 @@ def test_appearance_classes_differ_only_in_the_actors_colour():
             assert luminance(w.actor.colour) == pytest.approx(luminance(c.actor.colour), abs=1e-9)
             assert (w.actor.colour - luminance(w.actor.colour)) @ warm_axis > 20
             assert (c.actor.colour - luminance(c.actor.colour)) @ warm_axis < -20
-            # As drawn: the grayscale videos agree to a level or two (each channel is rounded and clipped to
-            # 0-255 on its own, after the pixel noise) ...
+            # As drawn: the grayscale videos agree to a level or three (each channel is rounded and clipped to
+            # 0-255 on its own, after the pixel noise; without noise they agree to one level) ...
             gray_diff = np.abs(_gray(videos[0]) - _gray(videos[1]))
-            assert gray_diff.max() <= 2 and gray_diff.mean() < 0.05, (gray_diff.max(), gray_diff.mean())
+            assert gray_diff.max() <= 3 and gray_diff.mean() < 0.1, (gray_diff.max(), gray_diff.mean())
             # ... and the colour images differ where the actor is.
             colour_diff = np.abs(videos[0].astype(int) - videos[1]).max(axis=-1)
             assert colour_diff.max() > 20
@@ -99,3 +100,18 @@ def test_motion_classes_differ_only_in_the_motion():
                 assert np.array_equal(scene.centre_mid, scenes[0].centre_mid)
                 assert np.array_equal(video[3], videos[0][3])  # the middle frame, noise included
                 assert not np.array_equal(video[0], videos[0][0])
+
+
+def test_the_moving_object_is_never_covered():
+    """In "mixed" the actor is drawn above every distractor, so flow always sees its whole silhouette."""
+    spec = SyntheticSpec(task="mixed", num_frames=5, frame_size=(32, 32), noise=0.0, num_distractors=(2, 2))
+    for seed in range(8):
+        for cls in ("BallMoveLeft", "BarMoveUp", "WarmBoxMoveRight"):
+            scene = plan_scene(spec, cls, np.random.default_rng(seed))
+            assert scene.actor_depth == len(scene.distractors) == 2
+            frames = draw_scene(spec, scene, np.random.default_rng(seed))
+            for t in (0, 4):
+                inside = scene.actor_mask(t) == 1.0  # pixels the actor covers entirely
+                alone = scene.actor.paint(scene.background.astype(np.float64), scene.actor_centre(t))
+                expected = np.clip(np.rint(alone), 0, 255)[inside]
+                assert inside.sum() > 10 and np.array_equal(frames[t][inside], expected)

@@ -11,7 +11,9 @@ and one *actor* object that translates at a constant speed. Distractors are of r
   only (``WarmBoxMoveLeft``, ``WarmBoxMoveRight``, ``CoolBoxMoveLeft``, ``CoolBoxMoveRight``): the box is
   warm or cool at the same luminance (``palette.py``), which grayscale flow cannot see; the background and
   distractors are washed out too. With the same random stream, the two classes of a pair render the same
-  grayscale video, and the four directions of a kind the same middle frame.
+  grayscale video, and the four directions of a kind the same middle frame. The actor is drawn above every
+  distractor (never covered), so flow always sees its whole silhouette; a single frame may then tell the
+  actor's kind by draw order, but still not its direction nor (for a box) anything flow could use.
 
 Design intent: **RGB alone is informative but incomplete.** A single frame shows which kinds are present
 (the actor's kind is among them) but not which one moves, nor where to: the actor's position at the
@@ -20,7 +22,8 @@ middle frame, or a frame at a random time, carries no direction information (the
 hint at it by position: an actor that starts near the left edge tends to move right). Nor does a frame
 tell the actor from a distractor: every object's colour is redrawn until its mean luminance as drawn
 differs from the background's mean by at least ``spec.min_contrast`` (otherwise flow could not see a
-moving one), and the actor is drawn at a random depth among the distractors, so it is not always on top.
+moving one), and in task "objects" the actor is drawn at a random depth among the distractors, so it is not
+always on top.
 A TV-L1 flow teacher sees the motion *and* the moving silhouette, so what and how.
 
 Geometry (sizes × the frame's short side, drawn per object): Ball = disc of radius 0.08-0.11; Bar =
@@ -29,10 +32,10 @@ rectangle of half-length 1.5 R and half-width 0.3 R, R = 0.22-0.26; Box = square
 texture, which moves with it. Shapes are antialiased (drawn ×8, area-averaged down); each frame gets
 Gaussian noise (std ``spec.noise``).
 
-The actor stays within the frame for the whole video, off the frame's border pixels (a distractor drawn
-above it may hide part of it). Its speed is drawn from ``spec.speed`` and capped so that its travel fits
-along either axis: a long shape moves slower (at 48×48 px and 16 frames, with the default speed 1-2
-px/frame, a bar moves 0.5-1.25 px/frame, median 0.8; a box 1-1.9; a ball 1-2). Distractors are fully
+The actor stays within the frame for the whole video, off the frame's border pixels (in task "objects" a
+distractor drawn above it may hide part of it). Its speed is drawn from ``spec.speed`` and capped so that
+its travel fits along either axis: a long shape moves slower (at 48×48 px and 16 frames, with the default
+speed 1-2 px/frame, a bar moves 0.5-1.25 px/frame, median 0.8; a box 1-1.9; a ball 1-2). Distractors are fully
 within the frame too.
 """
 
@@ -199,7 +202,11 @@ def plan_scene(spec: SyntheticSpec, cls: str, rng: np.random.Generator) -> Objec
         distractors.append((shape, rng.uniform(*_in_view(shape.extent(), height, width))))
     actor_colour = (lambda: family_colour(rng, family)) if family else (lambda: scene_colour(rng))
     actor = _coloured(_new_shape(rng, kind, side, tile), actor_colour, target, spec.min_contrast)
-    depth = int(rng.integers(len(distractors) + 1))  # distractors [0, depth) lie below the actor
+    # distractors [0, depth) lie below the actor. In "mixed" the actor is never covered: a distractor over
+    # it would hide its silhouette from flow, which then mistakes a ball for a bar (the depth is still drawn,
+    # so the rest of the scene is the same as with a random depth).
+    depth = int(rng.integers(len(distractors) + 1))
+    depth = len(distractors) if mixed else depth
     # The same travel must fit along x and y, so the middle frame's position does not depend on the axis.
     low, high = _in_view(actor.extent(), height, width)
     steps = spec.num_frames - 1
