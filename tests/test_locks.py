@@ -173,7 +173,10 @@ def test_progress_reaches_every_command(monkeypatch):
 
     seen = {}
     monkeypatch.setattr(engine_cli, "_overrides", lambda args, **kw: seen.update(train=kw) or {})
-    monkeypatch.setattr("dualaction_lib.config.load_config", lambda *a, **k: "cfg")
+    from dualaction_lib.config import load_config
+
+    smoke = load_config("smoke")  # what every train below loads: the command only passes it on
+    monkeypatch.setattr("dualaction_lib.config.load_config", lambda *a, **k: smoke)
     monkeypatch.setattr(importlib.import_module("dualaction_lib.engine.train"), "train", lambda cfg: "run")
     for argv, expected in (
         (["train", "--no-progress"], False),
