@@ -283,3 +283,22 @@ def test_table2_shows_ds_without_the_pooled_level_when_the_plan_trained_it(prese
     diff = t2.differences.loc["DS − DS w/o pool"]
     assert diff["seeds"] == pytest.approx({1: -0.05, 2: -0.02, 3: 0.0}) and diff["n"] == 3
     assert "DS (no pool)" in ablation.collapse_check(runs).rows.index
+
+
+def test_captions_say_which_variance_the_interval_covers():
+    import pandas as pd
+
+    from dualaction_lib.study.ablation import _variance_text
+
+    def runs(teachers: dict[int, int]) -> pd.DataFrame:  # student seed → its teacher seed
+        rows = [
+            {"method": "ds", "variant": "main", "seed": s, "teacher_seed": t} for s, t in teachers.items()
+        ]
+        return pd.DataFrame(rows + [{"method": "flow", "variant": "main", "seed": 0, "teacher_seed": 0}])
+
+    own = _variance_text(runs({1: 1, 2: 2, 3: 3, 4: 4, 5: 0}))
+    assert own.startswith("the interval covers student init, data order and the flow teacher (one per seed)")
+    shared = _variance_text(runs({1: 1, 2: 2, 3: 0, 4: 1, 5: 2}))
+    assert "up to 2 seeds share a flow teacher" in shared and "understates" in shared
+    one = _variance_text(runs({1: 0, 2: 0, 3: 0}))
+    assert "the flow teacher (one, shared), the pretraining run and the test split are fixed" in one

@@ -152,6 +152,22 @@ def _teacher_seeds(runs: pd.DataFrame) -> int:
     return len(flows)
 
 
+def _variance_text(runs: pd.DataFrame) -> str:
+    """Which sources of variance the seeds' intervals cover, read from the main students' teacher seeds."""
+    students = runs[(runs.method != "flow") & (runs.variant == "main")] if not runs.empty else runs
+    seeds_per_teacher = students.groupby("teacher_seed").seed.nunique() if not students.empty else []
+    fixed = "the pretraining run and the test split are fixed (one each)"
+    if len(seeds_per_teacher) > 1 and max(seeds_per_teacher) == 1:
+        return f"the interval covers student init, data order and the flow teacher (one per seed); {fixed}"
+    if len(seeds_per_teacher) > 1:
+        return (
+            f"the interval covers student init and data order; up to {max(seeds_per_teacher)} seeds share a "
+            f"flow teacher, which the interval treats as independent (it understates the teacher's "
+            f"variance); {fixed}"
+        )
+    return f"the interval covers student init and data order; the flow teacher (one, shared), {fixed}"
+
+
 def table1(runs: pd.DataFrame, fusions: pd.DataFrame, fusion: str = "average") -> Table:
     """The seed's Table 1: Mimic / Mimic+RGB / Mimic+Flow for MARS and DS; RGB, Flow, RGB+Flow.
 
@@ -163,7 +179,7 @@ def table1(runs: pd.DataFrame, fusions: pd.DataFrame, fusion: str = "average") -
     caption = (
         f"Video top-1 (%), {CI_TEXT}, {_n_text(rows.n)}; Flow: {teachers} teacher "
         f"seed{'s' if teachers != 1 else ''}; +Flow rows fuse student seed k with its own teacher (k mod "
-        f"the number of teacher seeds); {fusion} fusion{_fit_text(fusions, fusion)}"
+        f"the number of teacher seeds); {fusion} fusion{_fit_text(fusions, fusion)}; {_variance_text(runs)}"
     )
     return Table("table1", f"Table 1: students that mimic the flow stream ({fusion} fusion)", caption, rows)
 
@@ -186,7 +202,7 @@ def table2(runs: pd.DataFrame, fusions: pd.DataFrame) -> Table:
     differences = pd.DataFrame(diffs).set_index("row").drop(columns="kind")
     caption = (
         f"Video top-1 (%), {CI_TEXT}, {_n_text(rows.n)}; {PAIRED_TEXT} (column 'pairs'); fusion with "
-        f"the student's own teacher seed, attention{_fit_text(fusions, 'attention')}"
+        f"the student's own teacher seed, attention{_fit_text(fusions, 'attention')}; {_variance_text(runs)}"
     )
     title = "Table 2: ablation of the loss terms and of the fusion"
     return Table("table2", title, caption, rows, differences=differences)
@@ -245,7 +261,7 @@ def table3(runs: pd.DataFrame) -> Table:
     caption = (
         f"Video top-1 (%), {CI_TEXT}; (n) = seeds, or pairs for differences; {PAIRED_TEXT}. Scratch: "
         f"the student starts from random weights; pretrained: from the pretraining stage's RGB network "
-        f"(the main runs); the flow teachers are the same in both"
+        f"(the main runs); the flow teachers are the same in both; {_variance_text(runs)}"
     )
     title = "Table 3: starting from pretrained weights vs from scratch"
     return Table("table3", title, caption, grid, layout="grid", header="Method")
@@ -259,7 +275,7 @@ def table4(runs: pd.DataFrame) -> Table:
         f"Video top-1 (%), {CI_TEXT}; (n) = seeds, or pairs for differences; {PAIRED_TEXT}. Paper: "
         f"L = CE + α·L_distill as published; step0: the summed distillation term rescaled to equal CE on "
         f"the first batch, so MARS and DS start with the same total distillation weight; "
-        f"{_alphas_text(runs, ('mars', 'ds'), conditions)}"
+        f"{_variance_text(runs)}; {_alphas_text(runs, ('mars', 'ds'), conditions)}"
     )
     title = "Table 4: the paper's loss vs step-0 normalized terms (beyond the paper)"
     return Table("table4", title, caption, grid, layout="grid", header="Method")
