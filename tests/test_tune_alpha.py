@@ -147,7 +147,7 @@ def test_a_row_reads_the_validation_keys_and_never_the_test_split() -> None:
         "train_acc": 0.5,
     }
     with pytest.raises(
-        ValueError, match=r"mars α=50 seed 1: eval.json has no val_video_top1 \(the preset needs"
+        ValueError, match=r"mars α=50 seed 1: its evaluation has no val_video_top1 \(the preset needs"
     ):
         val_row("mars", 50, 1, ValidationOnly({"video_top1": 0.9}), 0.5)
 

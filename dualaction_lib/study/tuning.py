@@ -33,7 +33,7 @@ def val_row(method: str, alpha: float, seed: int, result: Mapping, train_acc: fl
     """One run's row from its evaluation ``result``: only the validation keys are read (never a test key)."""
     if result.get("val_video_top1") is None:
         raise ValueError(
-            f"{method} α={alpha:g} seed {seed}: eval.json has no val_video_top1 (the preset needs "
+            f"{method} α={alpha:g} seed {seed}: its evaluation has no val_video_top1 (the preset needs "
             "data.val_fraction > 0: α is chosen on validation videos, never on the test split)"
         )
     return {
