@@ -1,7 +1,7 @@
 """Where each target task's class information is: linear probes at the cpu presets' spec.
 
-    python bench/task_probes.py                                  # objects (cpu) and mixed (cpu_mixed)
-    python bench/task_probes.py --presets cpu_mixed --train-per-class 30 --test-per-class 10
+    python bench/task_probes.py                                  # mixed (cpu) and objects (cpu_objects)
+    python bench/task_probes.py --presets cpu --train-per-class 30 --test-per-class 10
     (an existing results file keeps the entries of the tasks not rerun)
 
 For each preset: its ``data.synthetic`` spec (frame size, frame count, task, seed) with more videos per
@@ -71,7 +71,7 @@ JPEG = [cv2.IMWRITE_JPEG_QUALITY, 95]
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--presets", nargs="+", default=["cpu", "cpu_mixed"])
+    p.add_argument("--presets", nargs="+", default=["cpu", "cpu_objects"])
     p.add_argument("--train-per-class", type=int, default=60)
     p.add_argument("--test-per-class", type=int, default=24)
     p.add_argument("--workers", type=int, default=2, help="processes generating videos and flow")

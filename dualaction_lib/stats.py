@@ -5,6 +5,8 @@ The half-width is ``t_{0.975, n-1} · s / √n`` with the sample standard deviat
 no interval (NaN). A paired comparison of two methods (:func:`paired_ci`) takes the per-seed differences
 ``d_k = a_k − b_k`` over the seeds both have and gives their mean ± the same t interval: seeds share data
 order, initialisation and teacher, so pairing removes the variance the two runs of one seed have in common.
+:func:`detectable_difference` is the design's power: the smallest true paired difference that n seeds with
+the observed spread of differences detect (two-sided 5 % test) with 80 % probability.
 """
 
 from __future__ import annotations
@@ -74,3 +76,27 @@ def paired_ci(
     differences (:func:`paired_differences`); NaN for a single pair, ``(nan, nan, 0)`` for none.
     """
     return mean_ci(paired_differences(a, b).values())
+
+
+def detectable_difference(sd: float, n: int, power: float = 0.8) -> float:
+    """The minimum detectable paired difference ``(t_{0.975, n-1} + t_{power, n-1}) · sd / √n``.
+
+    ``sd``: the standard deviation of the per-seed differences; ``n``: the number of pairs. A true
+    difference this large is found by the two-sided 95 % paired t-test with probability ``power``
+    (the usual normal-approximation formula with Student quantiles); NaN for n < 2.
+    """
+    if n < 2 or not _finite(sd):
+        return math.nan
+    quantiles = t_quantile(n - 1) + float(scipy.stats.t.ppf(power, n - 1))
+    return quantiles * sd / math.sqrt(n)
+
+
+def seeds_for_half_width(sd: float, target: float, most: int = 1000) -> int | None:
+    """The fewest seeds n (≥ 2) whose 95 % half-width ``t_{0.975, n-1} · sd / √n`` is ≤ ``target``;
+    None when ``sd`` is not finite or more than ``most`` seeds would be needed."""
+    if not _finite(sd):
+        return None
+    for n in range(2, most + 1):
+        if t_quantile(n - 1) * sd / math.sqrt(n) <= target:
+            return n
+    return None

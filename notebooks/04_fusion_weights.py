@@ -86,4 +86,14 @@ results = {"seed": seed, "accuracy": summary.set_index("pair").to_dict(orient="i
 notebook.save_results(
     notebook.results_path(out_dir, preset, f"04_fusion_weights_seed{seed}", run_dir), results
 )
-pd.DataFrame(weights).T.round(3)
+pd.DataFrame(
+    {label: {k: v for k, v in w.items() if k != "weight_a_per_class"} for label, w in weights.items()}
+).T
+
+# %% [markdown]
+# Per class: the mean weight of stream A (the first of the pair's name) on each class's test videos. On the
+# mixed task, the colour classes (`Warm…`, `Cool…`) are where the RGB-side stream should carry the weight
+# and the ball and bar classes where the flow-side stream should.
+
+# %%
+pd.DataFrame({label: w["weight_a_per_class"] for label, w in weights.items()}).round(2)

@@ -1,7 +1,8 @@
 """Notebook 05's tables from fake run folders: every number checked against a value computed by hand.
 
 The fake preset has 3 teacher seeds (student seed k distills from flow_seed<k mod 3>), students of seeds
-1–3, their from-scratch and step0 variants, an α sweep and fusions (one of them with the wrong teacher).
+1–3, their from-scratch and step0 variants, MARS and DS at the paper's α = 50 (sweep runs) and fusions
+(one of them with the wrong teacher).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import pytest
 
 from dualaction_lib.config import load_config
 from dualaction_lib.rundir import RunDir
-from dualaction_lib.study import ablation, findings
+from dualaction_lib.study import ablation, findings, power
 from dualaction_lib.viz import plots, tables
 
 T2 = 4.302653  # t(0.975, 2): three seeds (published table value)
@@ -74,9 +75,11 @@ def build_preset(tmp_path: Path) -> Path:
             )
     for seed, top1 in zip((1, 2), (0.50, 0.58), strict=True):
         _run(tmp_path, f"ds_norm_seed{seed}", "ds", seed, top1, normalize="step0", variant="norm")
-    for seed, top1 in zip(SEEDS, (0.41, 0.50, 0.46), strict=True):
-        _run(tmp_path, f"ds_alpha0_seed{seed}", "ds", seed, top1, alpha=0.0, variant="sweep")
+    for seed, top1 in zip(SEEDS, (0.48, 0.55, 0.50), strict=True):
+        _run(tmp_path, f"mars_alpha50_seed{seed}", "mars", seed, top1, alpha=50.0, variant="sweep")
     _run(tmp_path, "ds_alpha50_seed1", "ds", 1, 0.25, alpha=50.0, train_acc=0.3, variant="sweep")  # collapsed
+    for seed, top1 in zip((2, 3), (0.30, 0.28), strict=True):
+        _run(tmp_path, f"ds_alpha50_seed{seed}", "ds", seed, top1, alpha=50.0, variant="sweep")
     return tmp_path
 
 
@@ -195,32 +198,81 @@ def test_collapse_check_flags_runs_near_chance(preset: Path) -> None:
     runs, _ = _tables(preset)
     collapse = ablation.collapse_check(runs)
     rows = collapse.rows
-    assert rows.loc["DS α=50", "below"] == ["ds_alpha50_seed1"] and rows.loc["DS α=50", "n"] == 1
+    assert rows.loc["DS α=50", "below"] == ["ds_alpha50_seed1"] and rows.loc["DS α=50", "n"] == 3
     assert rows.loc["DS", "threshold"] == pytest.approx(0.45), "chance 1/4 + 20 points"
     assert rows.loc["DS", "below"] == [] and rows.loc["DS (scratch)", "n"] == 3
     assert rows.loc["Flow", "n"] == 3 and list(rows.index)[:2] == ["RGB", "Flow"]
     markdown = tables.to_markdown(collapse)
-    assert "| DS α=50 | 1 | 45.0 | 30.0 | 30.0 | ds_alpha50_seed1 |" in markdown
+    assert "| DS α=50 | 3 | 45.0 | 70.0 | 30.0 | ds_alpha50_seed1 |" in markdown
     assert "1/4" in collapse.caption
-    assert "1 of 30 runs end at or below chance" in findings.collapse_sentence(collapse)
+    assert "1 of 32 runs end at or below chance" in findings.collapse_sentence(collapse)
 
 
-def test_alpha_sweep_uses_the_same_seeds_and_never_hides_n1(preset: Path) -> None:
+def test_table5_compares_each_tuned_alpha_with_the_papers(preset: Path) -> None:
     runs, _ = _tables(preset)
-    sweep = ablation.alpha_sweep(runs)
-    assert sweep.alpha.tolist() == [0.0, 1.0, 50.0] and sweep.n.tolist() == [3, 3, 1]
-    assert sweep.preset.tolist() == [False, True, False]
-    assert sweep.set_index("alpha").loc[1.0, "mean"] == pytest.approx(0.51), "main ds runs at the preset α"
-    ax = plots.plot_alpha_sweep(sweep, {"RGB": 0.45}).axes[0]
-    whiskers = [seg for c in ax.collections if hasattr(c, "get_segments") for seg in c.get_segments()]
-    lengths = sorted(round(abs(seg[1, 1] - seg[0, 1]), 6) for seg in whiskers)
-    expected = sorted(round(200 * ci, 6) for ci in sweep.ci[sweep.n >= 2])
-    assert lengths == expected, "one whisker per point with n ≥ 2, of the table's CI; none for n = 1"
-    assert any("n=1" in t.get_text() for t in ax.texts) and any(
-        "n=1" in t.get_text() for t in ax.get_legend().get_texts()
+    t5 = ablation.table5(runs)
+    paper = "α = 50 (paper)"
+    assert list(t5.rows.columns) == ["tuned α", paper, f"{paper} − tuned α"]
+    mars, ds, gap = t5.rows.loc["MARS"], t5.rows.loc["DS"], t5.rows.loc["DS − MARS"]
+    assert mars["tuned α"]["mean"] == pytest.approx(0.47) and mars[paper]["mean"] == pytest.approx(0.51)
+    # MARS at 50 − at its tuned α, per seed: (0.06, 0.05, 0.01)
+    assert mars[f"{paper} − tuned α"]["seeds"] == pytest.approx({1: 0.06, 2: 0.05, 3: 0.01})
+    assert ds[paper]["n"] == 3 and ds[paper]["mean"] == pytest.approx(0.83 / 3)
+    # DS − MARS at 50: (0.25 − 0.48, 0.30 − 0.55, 0.28 − 0.50)
+    assert gap[paper]["seeds"] == pytest.approx({1: -0.23, 2: -0.25, 3: -0.22})
+    assert "α: tuned α MARS 1, DS 1; α = 50 (paper) MARS 50, DS 50" in t5.caption
+    assert "| DS − MARS | +4.0 ± 4.3 (3) | −23.3 ± 3.8 (3) |" in tables.to_markdown(t5)
+
+
+def test_power_table_from_the_paired_differences(preset: Path) -> None:
+    design = power.power_table(ablation.table2(*_tables(preset)))
+    row = design.rows.loc["DS − MARS"]
+    # d = (0.03, 0.06, 0.03): s_d = sqrt((0.01² + 0.02² + 0.01²) / 2) = 0.0173205
+    assert row["pairs"] == 3 and row["s_d"] == pytest.approx(0.0173205, rel=1e-5)
+    assert row["half-width"] == pytest.approx(T2 * 0.0173205 / math.sqrt(3), rel=1e-5)
+    # t_{0.80, 2} = 1.060660 (published table value)
+    assert row["detectable (80 % power)"] == pytest.approx((T2 + 1.060660) * 0.01, rel=1e-5)
+    # n = 4: t_{0.975, 3} = 3.182446 → 3.182446 · 0.0173205 / 2 = 0.0276 ≤ 0.03; n = 3 gives 0.043
+    assert row["seeds for ± 3"] == 4
+    assert "| DS − MARS | 3 | 1.7 | 4.3 | 5.4 | 4 |" in tables.to_markdown(design)
+    sentence = findings.power_sentence(design)
+    assert sentence.startswith("**Power**: DS − MARS ± 4.3 points (n = 3; detectable with 80 % power: 5.4)")
+
+
+def test_sensitivity_reads_the_tuning_record(tmp_path: Path) -> None:
+    from dualaction_lib.study import tuning
+
+    record = {
+        "preset": "cpu", "seeds": [1, 2, 3], "num_val_videos": 72, "command": "python bench/tune_alpha.py",
+        "choice": {"mars": {"alpha": 50.0}, "ds": {"alpha": 3.0}},
+        "points": {
+            "mars": [{"alpha": a, "mean": m, "ci": 0.02, "n": 3, "values": [m - 0.01, m, m + 0.01]}
+                     for a, m in ((3.0, 0.70), (50.0, 0.80))],
+            "ds": [{"alpha": 3.0, "mean": 0.75, "ci": 0.03, "n": 3, "values": [0.72, 0.75, 0.78]},
+                   {"alpha": 50.0, "mean": 0.40, "ci": None, "n": 1, "values": [0.40]}],
+        },
+    }  # fmt: skip
+    path = tmp_path / "alpha_tuning.json"
+    path.write_text(json.dumps(record))
+    points, about = tuning.sensitivity(path)
+    assert about["preset"] == "cpu" and about["num_val_videos"] == 72
+    chosen = points[points.chosen].set_index("method").alpha.to_dict()
+    assert chosen == {"mars": 50.0, "ds": 3.0}
+    fig = plots.plot_alpha_sweep(points, ("mars", "ds"), ablation.NAMES)
+    assert [ax.get_title() for ax in fig.axes] == ["MARS", "DS"]
+    whiskers = [s for c in fig.axes[1].collections if hasattr(c, "get_segments") for s in c.get_segments()]
+    assert [round(abs(s[1, 1] - s[0, 1]), 6) for s in whiskers] == [6.0], "DS: one bar (n=3), none for n=1"
+    assert any("n=1" in t.get_text() for t in fig.axes[1].texts)
+    sentence = findings.tuning_sentence(points)
+    assert (
+        "mars α = 50 (80.0 ± 2.0 %)" in sentence and "ds α = 3 (75.0 ± 3.0 %), at α = 50 40.0 %" in sentence
     )
-    table = ablation.alpha_sweep_table(sweep)
-    assert "| α = 50 | 25.0 (1) |" in tables.to_markdown(table)
+    empty, about = tuning.sensitivity(tmp_path / "none.json")
+    assert empty.empty and about["missing"].startswith(f"no tuning record at {tmp_path / 'none.json'}")
+    assert findings.tuning_sentence(empty) == "**α tuning**: no tuning record."
+    (tmp_path / "bad.json").write_text("{}")
+    with pytest.raises(ValueError, match="bad.json: not a tuning record"):
+        tuning.sensitivity(tmp_path / "bad.json")
 
 
 def test_table_figure_draws_the_tables_intervals(preset: Path) -> None:
@@ -237,15 +289,30 @@ def test_table_figure_draws_the_tables_intervals(preset: Path) -> None:
     assert len(plots.plot_table(ablation.table3(_tables(preset)[0])).axes) == 2
 
 
+def _tuning_record(folder: Path) -> Path:
+    point = {"alpha": 1.0, "mean": 0.5, "ci": 0.01, "n": 3, "values": [0.49, 0.5, 0.51]}
+    record = {
+        "choice": {"mars": {"alpha": 1.0}, "ds": {"alpha": 1.0}},
+        "points": {"mars": [point], "ds": [point]},
+    }
+    path = folder / "alpha_tuning.json"
+    path.write_text(json.dumps(record))
+    return path
+
+
 def test_findings_are_written_from_the_intervals(preset: Path) -> None:
+    from dualaction_lib.study import tuning
+
     runs, fusions = _tables(preset)
     t2 = ablation.table2(runs, fusions)
     text = findings.summarize(
         t2,
         ablation.table3(runs),
         ablation.table4(runs),
+        ablation.table5(runs),
         ablation.collapse_check(runs),
-        ablation.alpha_sweep(runs),
+        power.power_table(t2),
+        tuning.sensitivity(_tuning_record(preset))[0],
     )
     # DS − RGB = 6.0 ± 2.5: excludes 0. DS − MARS = 4.0 ± 4.3: includes 0.
     assert (
@@ -256,7 +323,8 @@ def test_findings_are_written_from_the_intervals(preset: Path) -> None:
     assert text.startswith("- Table 2 (loss ablation and fusion):\n    - **DS − MARS**")
     assert "**MARS: pretrained − scratch**: not measured" in text
     assert "**DS − MARS (step0)**: not measured" in text
-    assert "the highest mean is at α = 1 (51.0 ± " in text
+    assert "**DS − MARS: α = 50 (paper) − tuned α** = −27.3 ± " in text
+    assert "- **Power**: DS − MARS ± 4.3 points" in text and "**α tuning** (validation top-1" in text
     single = findings.difference_sentence("X − Y", {"mean": 0.1, "ci": math.nan, "n": 1})
     assert single == "**X − Y** = +10.0 points from a single seed: no interval, so no conclusion."
     worse = findings.difference_sentence("A − B", {"mean": -0.1, "ci": 0.05, "n": 4, "a": "A", "b": "B"})
@@ -302,3 +370,35 @@ def test_captions_say_which_variance_the_interval_covers():
     assert "up to 2 seeds share a flow teacher" in shared and "understates" in shared
     one = _variance_text(runs({1: 0, 2: 0, 3: 0}))
     assert "the flow teacher (one, shared), the pretraining run and the test split are fixed" in one
+
+
+def test_table6_splits_appearance_and_motion_classes(tmp_path: Path) -> None:
+    from dualaction_lib.data.synthetic import MIXED_CLASSES
+    from dualaction_lib.study import cues
+
+    def per_class(appearance: float, motion: float) -> dict[str, float]:
+        return {c: appearance if c.startswith(("Warm", "Cool")) else motion for c in MIXED_CLASSES}
+
+    accuracy = {  # method → (appearance, motion) of seeds 1, 2
+        "rgb": ((0.90, 0.60), (0.80, 0.70)),
+        "flow": ((0.50, 1.00), (0.40, 0.90)),
+        "mars": ((0.85, 0.75), (0.75, 0.85)),
+        "ds": ((0.70, 0.80), (0.60, 0.90)),
+    }
+    for method, values in accuracy.items():
+        for seed, (app, mot) in zip((1, 2), values, strict=True):
+            run = RunDir(tmp_path / f"{method}_seed{seed}")
+            run.claim(load_config("smoke", method=method, seed=seed, variant="main"))
+            run.write_eval({"video_top1": (4 * app + 8 * mot) / 12, "per_class_top1": per_class(app, mot)})
+    runs, fusions = _tables(tmp_path)
+    t6 = cues.table6(runs, fusions)
+    columns = ["appearance-only classes", "motion-only classes"]
+    assert list(t6.rows.columns) == columns
+    assert t6.rows.loc["RGB", columns[0]]["mean"] == pytest.approx(0.85)
+    assert t6.rows.loc["Flow", columns[1]]["mean"] == pytest.approx(0.95)
+    # DS − RGB on appearance: (0.70 − 0.90, 0.60 − 0.80) = (−0.20, −0.20); on motion (+0.20, +0.20)
+    assert t6.rows.loc["DS − RGB", columns[0]]["seeds"] == pytest.approx({1: -0.2, 2: -0.2})
+    assert t6.rows.loc["DS − RGB", columns[1]]["seeds"] == pytest.approx({1: 0.2, 2: 0.2})
+    assert t6.rows.loc["+MAE", columns[0]]["n"] == 0, "not trained here: an empty cell"
+    assert "the 4 classes told apart by appearance only" in t6.caption
+    assert cues.table6(*_tables(build_preset(tmp_path / "other"))) is None, "no mixed-task classes"

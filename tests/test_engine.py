@@ -324,3 +324,11 @@ def test_runtime_device_amp_and_rng_state(tmp_path):
     a = torch.rand(3)
     D.set_rng_state(state)
     assert torch.equal(a, torch.rand(3))
+
+
+def test_per_class_top1_counts_each_class_on_its_own_videos() -> None:
+    from dualaction_lib.engine.evaluate import per_class_top1
+
+    scores = torch.tensor([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [1.0, 0.0, 0.5], [0.0, 0.0, 1.0]])  # (V, K)
+    labels = torch.tensor([0, 0, 2, 2])  # predictions 0, 1, 0, 2: class a 1/2 right, c 1/2; b has no video
+    assert per_class_top1(scores, labels, ["a", "b", "c"]) == {"a": 0.5, "c": 0.5}

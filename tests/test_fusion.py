@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -75,3 +76,37 @@ def _train_toy_fusion() -> None:
     assert weights[:, 1].mean() > 0.9
     assert (fused.argmax(1) == y).float().mean() > (average_fusion(scores).argmax(1) == y).float().mean()
     assert time.process_time() - start < 2.0
+
+
+def test_weight_statistics_per_class_and_per_cue_on_the_mixed_task() -> None:
+    import numpy as np
+
+    from dualaction_lib.data.synthetic import MIXED_CLASSES, class_cues
+    from dualaction_lib.study.fusion import weight_statistics
+    from dualaction_lib.viz import plots
+
+    classes = list(MIXED_CLASSES)
+    assert class_cues(classes)["WarmBoxMoveLeft"] == "appearance"
+    assert class_cues(classes)["BarMoveUp"] == "motion" and class_cues(["BarMoveUp"]) is None
+    # videos: BallMoveLeft (motion) weights 0.2, 0.4; CoolBoxMoveRight (appearance) weights 0.9, 0.7
+    labels = np.array([classes.index("BallMoveLeft")] * 2 + [classes.index("CoolBoxMoveRight")] * 2)
+    right = np.array([True, False, True, True])
+    view = {
+        "weights": np.array([0.2, 0.4, 0.9, 0.7]), "labels": labels, "classes": classes,
+        "cues": class_cues(classes), "right_a": right, "right_b": ~right,
+        "confidence_a": np.full(4, 0.6), "confidence_b": np.full(4, 0.5),
+    }  # fmt: skip
+    stats = weight_statistics(view)
+    assert stats["weight_a_per_class"] == {
+        "BallMoveLeft": pytest.approx(0.3),
+        "CoolBoxMoveRight": pytest.approx(0.8),
+    }
+    assert stats["weight_a_motion_classes"] == pytest.approx(0.3)
+    assert stats["weight_a_appearance_classes"] == pytest.approx(0.8)
+    fig = plots.plot_fusion_weights(view, ("RGB", "Flow"))
+    legend = fig.axes[1].get_legend()
+    assert [t.get_text() for t in legend.get_texts()] == ["motion", "appearance"]
+    plain = weight_statistics({**view, "cues": None})
+    assert "weight_a_motion_classes" not in plain and plain["weight_a_per_class"][
+        "BallMoveLeft"
+    ] == pytest.approx(0.3)

@@ -71,8 +71,8 @@ CASES = {
     "03_distillation_training": Case(4, 1, "slider", {"method": "ds", "seed": 1, "name": "ds_browser"}),
     # fusion accuracies (static), learned weights per stream pair (widget)
     "04_fusion_weights": Case(2, 1, "dropdown", {"seed": 1, "fusion_steps": 50}),
-    # Table 1 (widget: fusion); Tables 2, 3 and 4 with their paired differences, the alpha sweep (static)
-    "05_ablation_tables": Case(5, 1, "dropdown"),
+    # Table 1 (widget: fusion); Tables 2–5 with their paired differences, the α sensitivity (static)
+    "05_ablation_tables": Case(6, 1, "dropdown"),
 }
 
 

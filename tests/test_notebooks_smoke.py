@@ -14,7 +14,6 @@ import nbformat
 import pytest
 import yaml
 
-from dualaction_lib.config import load_config
 from dualaction_lib.io import read_jsonl
 from dualaction_lib.study import ablation
 
@@ -26,13 +25,13 @@ FIGURES = [
     "03_training/ds_seed1_confusion",
     "03_training/mars_norm_seed1_balance", "03_training/flow_seed0_curves",
     "04_fusion_accuracy_seed1", "04_fusion_weights_seed1",
-    "05_table1", "05_table2", "05_table3", "05_table4", "05_alpha_sweep",
+    "05_table1", "05_table2", "05_table3", "05_table4", "05_table5", "05_alpha_sensitivity",
 ]  # fmt: skip
-TABLES = ["table1", "table2", "table3", "table4", "collapse_check", "alpha_sweep"]
+TABLES = ["table1", "table2", "table3", "table4", "table5", "collapse_check", "power"]
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 VIEWS = {  # figures each notebook shows: one image per view (as the browser test counts in JupyterLab)
     "01_flow_inspection": 5, "02_gram_matrices": 3, "03_distillation_training": 3, "04_fusion_weights": 2,
-    "05_ablation_tables": 5,
+    "05_ablation_tables": 6,
 }  # fmt: skip
 CE_ONLY = {"rgb", "flow"}  # notebook 03 of these shows no loss balance (no distillation terms)
 MULTI_LEVEL = {"ds", "ds_mae", "ds_gram"}  # notebook 03 of these also shows the per-level balance
@@ -129,10 +128,11 @@ def test_tables_have_every_row(smoke: dict) -> None:
         assert set(values[name]["rows"]) == set(rows)
         assert all(cell["n"] == 1 for row in values[name]["rows"].values() for cell in row.values()), name
     collapse = values["collapse_check"]["rows"]
-    assert {"RGB", "Flow", "DS", "DS (scratch)", "DS (step0)", "DS α=0"} <= set(collapse)
-    alphas = {row["alpha"]: row["n"] for row in values["alpha_sweep"]}
-    preset_alpha = load_config("smoke").distill.alpha
-    assert alphas == {0.0: 1, preset_alpha: 1}, "the sweep's α and the preset's, from the students step"
+    assert {"RGB", "Flow", "DS", "DS (scratch)", "DS (step0)", "DS α=50"} <= set(collapse)
+    assert set(values["table5"]["rows"]) == {"MARS", "DS", "DS − MARS"}
+    assert values["table5"]["rows"]["DS"]["α = 50 (paper)"]["n"] == 1, "DS at α = 50, seed 1"
+    assert set(values["power"]["rows"]) == set(differences)
+    assert {row["method"] for row in values["alpha_sensitivity"]} >= {"mars", "ds"}
     for name in TABLES:
         latex = (figures / f"{name}.tex").read_text(encoding="utf-8")
         assert r"\begin{tabular}" in latex and "$$" not in latex, name

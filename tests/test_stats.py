@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from dualaction_lib.stats import mean_ci, paired_ci, paired_differences, t_quantile
+from dualaction_lib.stats import detectable_difference, mean_ci, paired_ci, paired_differences, t_quantile
 
 
 def test_mean_ci_uses_student_t() -> None:
@@ -53,3 +53,13 @@ def test_paired_ci_edge_cases() -> None:
         paired_ci([0.1, 0.2], [0.1])
     with pytest.raises(TypeError, match="two mappings"):
         paired_ci({1: 0.1}, [0.1])
+
+
+def test_detectable_difference_against_published_quantiles() -> None:
+    # n = 5 pairs, s_d = 2 points: (t_{0.975,4} + t_{0.80,4}) · 2 / √5 = (2.776445 + 0.940965) · 0.894427
+    assert detectable_difference(2.0, 5) == pytest.approx((2.776445 + 0.940965) * 2 / math.sqrt(5), rel=1e-5)
+    # n = 10, 90 % power: t_{0.975,9} = 2.262157, t_{0.90,9} = 1.383029
+    assert detectable_difference(1.0, 10, 0.9) == pytest.approx(
+        (2.262157 + 1.383029) / math.sqrt(10), rel=1e-5
+    )
+    assert math.isnan(detectable_difference(1.0, 1)) and math.isnan(detectable_difference(math.nan, 5))

@@ -58,9 +58,12 @@ def test_tables_from_run_folders(tmp_path: Path) -> None:
         and "DS + Flow, attention fusion" in latex
     )
     assert "$$" not in latex, "adjacent symbols merge into one math group, never TeX's display math"
-    sweep = ablation.alpha_sweep(runs)
-    assert sweep.alpha.tolist() == [0.0, 50.0] and sweep.n.tolist() == [1, 1], "the sweep's seeds only"
-    assert plots.plot_table(t1).axes and plots.plot_alpha_sweep(sweep, {"RGB": 0.35}).axes
+    t5 = ablation.table5(runs)
+    paper = t5.rows.loc["DS", "α = 50 (paper)"]
+    assert paper["n"] == 3 and paper["mean"] == pytest.approx(0.65), (
+        "tuned to 50: the main runs are the point"
+    )
+    assert plots.plot_table(t1).axes and plots.plot_table(t5).axes
 
 
 def test_tables_mark_rows_whose_runs_left_test_videos_out(tmp_path: Path) -> None:
@@ -116,8 +119,8 @@ def test_plotted_error_bars_are_the_tables_confidence_intervals(tmp_path: Path) 
         _fake_run(tmp_path, f"rgb_seed{seed}", "rgb", seed, rgb)
         _fake_run(tmp_path, f"ds_seed{seed}", "ds", seed, ds)
     _fake_run(tmp_path, "flow_seed0", "flow", 0, 0.95)
-    _fake_run(tmp_path, "ds_alpha10_seed1", "ds", 1, 0.5, alpha=10.0, variant="sweep")
-    _fake_run(tmp_path, "ds_alpha10_seed2", "ds", 2, 0.58, alpha=10.0, variant="sweep")
+    _fake_run(tmp_path, "ds_alpha50_seed1", "ds", 1, 0.5, alpha=50.0, variant="sweep")
+    _fake_run(tmp_path, "ds_alpha50_seed2", "ds", 2, 0.58, alpha=50.0, variant="sweep")
     runs = ablation.collect_runs(tmp_path)
     table1 = ablation.table1(runs, ablation.collect_fusions(tmp_path, runs))
     table = table1.rows
@@ -127,9 +130,14 @@ def test_plotted_error_bars_are_the_tables_confidence_intervals(tmp_path: Path) 
         assert _drawn(100 * (mean - ci), bars) and _drawn(100 * (mean + ci), bars), row
     assert not _drawn(100 * 0.95, bars), "one seed (Flow) has no interval, so no whisker"
 
-    sweep = ablation.alpha_sweep(runs)
-    assert sweep.n.tolist() == [2, 2], "the preset's α point uses the sweep's seeds (1 and 2)"
-    curve = _coordinates(plots.plot_alpha_sweep(sweep).axes[0], axis=1)
+    t5 = ablation.table5(runs.assign(alpha=runs.alpha.where(runs.variant == "sweep", 3.0)))
+    paper = t5.rows.loc["DS", "α = 50 (paper)"]
+    assert paper["n"] == 2 and paper["mean"] == pytest.approx(0.54)
+    sweep = pd.DataFrame(
+        [{"method": "ds", "alpha": a, "mean": m, "ci": c, "n": 3, "values": [m - c / 2, m, m + c / 2]}
+         for a, m, c in ((1.0, 0.6, 0.05), (10.0, 0.5, 0.08))]
+    )  # fmt: skip
+    curve = _coordinates(plots.plot_alpha_sweep(sweep, ("ds",)).axes[0], axis=1)
     for mean, ci in zip(sweep["mean"], sweep["ci"], strict=True):
         assert _drawn(100 * (mean - ci), curve) and _drawn(100 * (mean + ci), curve)
 

@@ -100,6 +100,16 @@ def topk(scores: Tensor, labels: Tensor, k: int) -> float:
     return float((scores.topk(k, dim=1).indices == labels[:, None]).any(1).float().mean())
 
 
+def per_class_top1(scores: Tensor, labels: Tensor, classes) -> dict[str, float]:
+    """Video top-1 of each class that has test videos ((V, K) scores, (V,) labels), class name → fraction."""
+    right = scores.argmax(1) == labels
+    return {
+        name: float(right[labels == k].float().mean())
+        for k, name in enumerate(classes)
+        if (labels == k).any()
+    }
+
+
 def summarize(scored: dict) -> dict[str, Any]:
     return {
         "video_top1": topk(scored["scores"], scored["labels"], 1),
@@ -130,6 +140,7 @@ def evaluate_model(
         "protocol": cfg.eval.protocol,
         "method": cfg.method,
         "num_classes": len(data.classes),
+        "per_class_top1": per_class_top1(test["scores"], test["labels"], data.classes),
     }
     # listed = evaluated (num_videos) + left out (skipped, missing, damaged)
     result.update(

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from dualaction_lib.choices import FusionMethod
-from dualaction_lib.engine.evaluate import topk
+from dualaction_lib.engine.evaluate import per_class_top1, topk
 from dualaction_lib.errors import UserError
 from dualaction_lib.rundir import RunDir
 
@@ -159,6 +159,7 @@ def fuse(
         "streams": [str(run_a), str(run_b)],
         "video_top1": topk(fused, labels, 1),
         "video_top5": topk(fused, labels, 5),
+        "per_class_top1": per_class_top1(fused, labels, a["classes"]),
         "average_top1": topk(stacked.mean(1), labels, 1),
         "stream_top1": [topk(test_a, labels, 1), topk(test_b, labels, 1)],
         "mean_weights": weights.mean(0).tolist(),

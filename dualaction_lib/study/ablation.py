@@ -12,7 +12,10 @@ Markdown and LaTeX by ``viz.tables`` and drawn by ``viz.plots``.
   DS without the pooled level when the plan trained it.
 - Table 3: RGB, MARS and DS from scratch vs pretrained, with paired differences.
 - Table 4: MARS and DS with the paper's loss vs the step-0 normalization (beyond the paper).
-- The collapse check (final train accuracy vs chance + 20 points) and the α sweep.
+- Table 5: MARS and DS at their own tuned α and at the paper's α = 50.
+- The collapse check (final train accuracy vs chance + 20 points).
+
+Table 6 (appearance vs motion classes) is ``study.cues``; the power of the paired design ``study.power``.
 """
 
 from __future__ import annotations
@@ -29,9 +32,10 @@ from .collect import collect_fusions, collect_runs
 
 __all__ = [
     "NOPOOL_ROW", "TABLE1_ROWS", "TABLE2_ROWS", "TABLE2_DIFFERENCES", "collect_runs", "collect_fusions",
-    "table1", "table2", "table3", "table4", "collapse_check", "alpha_sweep", "alpha_sweep_table",
+    "table1", "table2", "table3", "table4", "table5", "collapse_check", "PAPER_ALPHA",
 ]  # fmt: skip
 
+PAPER_ALPHA = 50.0  # the paper's distillation weight (Eq. 1 and 3)
 CI_TEXT = "mean ± 95 % CI over seeds (Student t)"
 PAIRED_TEXT = (
     "paired differences: mean ± 95 % CI (Student t) of the per-seed differences over the seeds both "
@@ -343,46 +347,25 @@ def _method_order(method: str) -> int:
     return list(NAMES).index(method) if method in NAMES else len(NAMES)
 
 
-def alpha_sweep(runs: pd.DataFrame, method: str = "ds") -> pd.DataFrame:
-    """Test top-1 per α of ``method``: the sweep runs and, at the preset's α, the main runs of the seeds
-    the sweep used (all main runs when there is no sweep), so every point has the same seeds.
+def table5(runs: pd.DataFrame, paper_alpha: float = PAPER_ALPHA) -> Table:
+    """MARS and DS at their own tuned α (the main runs) and at the paper's α, with paired differences.
 
-    Columns: alpha, mean, ci, n, values (one per seed), seeds, preset (the α of the main runs).
+    The paper's point comes from the ``sweep`` runs at ``paper_alpha``, or from the main runs of a method
+    whose tuned α is the paper's (then both columns hold the same runs).
     """
-    columns = ["alpha", "mean", "ci", "n", "values", "seeds", "preset"]
-    if runs.empty:
-        return pd.DataFrame(columns=columns)
-    of_method = runs[runs.method == method]
-    sweep = of_method[of_method.variant == "sweep"]
-    main = of_method[of_method.variant == "main"]
-    if not sweep.empty:
-        main = main[main.seed.isin(set(sweep.seed))]
-    chosen = pd.concat([main, sweep]).drop_duplicates(["alpha", "seed"])  # main first: it wins a tie
-    records = []
-    for alpha, group in chosen.groupby("alpha"):
-        seeds = _seed_values(group)
-        mean, ci, n = mean_ci(seeds.values())
-        records.append({"alpha": float(alpha), "mean": mean, "ci": ci, "n": n,
-                        "values": list(seeds.values()), "seeds": list(seeds),
-                        "preset": bool((group.variant == "main").any())})  # fmt: skip
-    return pd.DataFrame(records, columns=columns)
-
-
-def alpha_sweep_table(sweep: pd.DataFrame, method: str = "ds") -> Table:
-    """The α sweep as a table: one row per α, mean ± CI (n)."""
-    cells = [
-        {
-            "kind": "value",
-            "mean": r.mean,
-            "ci": r.ci,
-            "n": r.n,
-            "seeds": dict(zip(r.seeds, r.values, strict=True)),
-        }
-        for r in sweep.itertuples()
-    ]
-    grid = pd.DataFrame({"Top-1 (%)": cells}, index=[f"α = {a:g}" for a in sweep.alpha])
+    main_at_paper = _mask(runs, "main", alpha=paper_alpha)
+    tuned_to_paper = set(runs[main_at_paper].method) if not runs.empty else set()
+    sweep_at_paper = _mask(runs, "sweep", alpha=paper_alpha)
+    if not runs.empty:  # a method tuned to the paper's α: its main runs are the point, not extra sweep runs
+        sweep_at_paper &= ~runs.method.isin(tuned_to_paper)
+    at_paper = sweep_at_paper | main_at_paper
+    paper = f"α = {paper_alpha:g} (paper)"
+    conditions = (("tuned α", _mask(runs, "main")), (paper, at_paper))
+    grid = _condition_grid(runs, ("mars", "ds"), conditions, (("ds", "mars"),))
     caption = (
-        f"Video top-1 (%) of {NAMES.get(method, method)} per distillation weight α, {CI_TEXT}; (n) = "
-        f"seeds; the preset's α uses the main runs of the seeds the sweep used"
+        f"Video top-1 (%), {CI_TEXT}; (n) = seeds, or pairs for differences; {PAIRED_TEXT}. Tuned α: each "
+        f"method's own α, chosen on the validation split (bench/tune_alpha.py); {paper}: the paper's "
+        f"weight for both; {_variance_text(runs)}; {_alphas_text(runs, ('mars', 'ds'), conditions)}"
     )
-    return Table("alpha_sweep", "Sensitivity to α", caption, grid, layout="grid", header="α")
+    title = f"Table 5: MARS and DS at their own tuned α and at the paper's α = {paper_alpha:g}"
+    return Table("table5", title, caption, grid, layout="grid", header="Method")

@@ -2,12 +2,12 @@
 
 Each evaluated run is one row: what it is, as its identity record says (``rundir.RunDir.identity``: method,
 seed, variant, α, init, normalization, the flow teacher it distilled from), and how it did (test and
-validation video top-1, final-epoch train accuracy, test videos left out). Its ``variant`` is the experiment
-of the plan it belongs to, declared when it was trained (``Config.variant``):
+validation video top-1, final-epoch train accuracy, test videos left out, top-1 per class). Its
+``variant`` is the experiment of the plan it belongs to, declared when it was trained (``Config.variant``):
 
-- ``main``: the preset's recipe (Tables 1 and 2, the preset's α point);
+- ``main``: the preset's recipe, each method at its own α (Tables 1 and 2);
 - ``norm``: ``distill.normalize`` step0 (Table 4);
-- ``sweep``: one point of the α sweep;
+- ``sweep``: a run at another α (Table 5's paper α, the tuning's grid);
 - ``scratch``: ``model.init: scratch`` (Table 3);
 - ``nopool``: ``distill.layers`` without the pooled level (Table 2's optional row "DS without the pooled
   level");
@@ -28,11 +28,11 @@ from dualaction_lib.rundir import RunDir
 
 RUN_COLUMNS = [
     "run", "method", "seed", "alpha", "init", "normalize", "teacher_seed", "variant", "video_top1",
-    "val_top1", "clip_top1", "video_top5", "train_acc", "num_classes", "left_out", "listed",
+    "val_top1", "clip_top1", "video_top5", "train_acc", "num_classes", "left_out", "listed", "per_class",
 ]  # fmt: skip
 FUSION_COLUMNS = [
     "fusion", "run_a", "run_b", "method_a", "method_b", "seed", "seed_b", "teacher_seed", "main", "method",
-    "fit_on", "video_top1", "weight_a", "left_out", "listed",
+    "fit_on", "video_top1", "weight_a", "left_out", "listed", "per_class",
 ]  # fmt: skip
 
 
@@ -75,6 +75,7 @@ def collect_runs(preset_dir: str | os.PathLike) -> pd.DataFrame:
                 "num_classes": number_of_classes(rd.path, result),
                 "left_out": int(result.get("num_videos_left_out", 0)),
                 "listed": result.get("num_videos_listed", result.get("num_videos")),
+                "per_class": result.get("per_class_top1"),  # class → test video top-1
             }
         )
     return pd.DataFrame(rows, columns=RUN_COLUMNS)
@@ -114,6 +115,7 @@ def collect_fusions(preset_dir: str | os.PathLike, runs: pd.DataFrame | None = N
                 "weight_a": (result.get("mean_weights") or [math.nan])[0],
                 "left_out": max(a["left_out"], b["left_out"]),  # a fusion scores what both streams scored
                 "listed": a["listed"],
+                "per_class": result.get("per_class_top1"),
             }
         )
     return pd.DataFrame(rows, columns=FUSION_COLUMNS)

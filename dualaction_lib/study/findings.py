@@ -64,36 +64,61 @@ def collapse_sentence(collapse: Table) -> str:
     )
 
 
-def sweep_sentence(sweep: pd.DataFrame) -> str:
-    """The α with the highest mean and, if another, what the preset's α (``preset`` row) gives."""
-    measured = sweep[sweep.n > 0] if not sweep.empty else sweep
-    if measured.empty:
-        return "**α sweep**: no runs."
-    best = measured.loc[measured["mean"].idxmax()]
-    text = (
-        f"**α sweep**: the highest mean is at α = {best.alpha:g} "
-        f"({format_cell(best['mean'], best.ci, best.n)} %, n = {int(best.n)})"
+def tuning_sentence(points: pd.DataFrame, paper_alpha: float = 50.0) -> str:
+    """Each method's chosen α with its validation top-1, and the paper's α beside it (from the tuning
+    record's points, ``study.tuning.sensitivity``)."""
+    if points.empty:
+        return "**α tuning**: no tuning record."
+    parts = []
+    for method, own in points.groupby("method", sort=False):
+        chosen = own[own.chosen.astype(bool)]
+        if chosen.empty:
+            continue
+        best = chosen.iloc[0]
+        text = f"{method} α = {best.alpha:g} ({format_cell(best['mean'], best.ci, best.n)} %)"
+        paper = own[own.alpha == paper_alpha]
+        if not paper.empty and not math.isclose(best.alpha, paper_alpha):
+            p = paper.iloc[0]
+            text += f", at α = {paper_alpha:g} {format_cell(p['mean'], p.ci, p.n)} %"
+        parts.append(text)
+    return (
+        "**α tuning** (validation top-1, mean ± 95 % CI over the tuning seeds; the test split never "
+        f"chose anything): {'; '.join(parts)}."
     )
-    own = measured[measured.preset.astype(bool)] if "preset" in measured else measured.iloc[:0]
-    if not own.empty and not math.isclose(own.iloc[0].alpha, best.alpha):
-        own = own.iloc[0]
-        cell = format_cell(own["mean"], own.ci, own.n)
-        text += f"; the preset's α = {own.alpha:g} gives {cell} % (n = {int(own.n)})"
-    return text + "; a test-set description, not a choice: α is never picked on the test split."
 
 
-def summarize(table2: Table, table3: Table, table4: Table, collapse: Table, sweep: pd.DataFrame) -> str:
-    """Markdown bullets, one group per table: Table 2's paired differences, Tables 3 and 4's changes,
-    then the collapse check and the α sweep."""
+def power_sentence(power: Table, labels: tuple[str, ...] = ("DS − MARS", "DS − RGB")) -> str:
+    """The half-width and the detectable difference of the comparisons that decide the verdict."""
+    rows = power.rows
+    parts = [
+        f"{label} ± {100 * rows.loc[label, 'half-width']:.1f} points (n = {rows.loc[label, 'pairs']}; "
+        f"detectable with 80 % power: {100 * rows.loc[label, 'detectable (80 % power)']:.1f})"
+        for label in labels
+        if label in rows.index and not pd.isna(rows.loc[label, "half-width"])
+    ]
+    return f"**Power**: {'; '.join(parts) or 'no paired interval yet'}."
+
+
+def summarize(
+    table2: Table, table3: Table, table4: Table, table5: Table, collapse: Table, power: Table,
+    tuning: pd.DataFrame,
+) -> str:  # fmt: skip
+    """Markdown bullets, one group per table: Table 2's paired differences, Tables 3, 4 and 5's changes,
+    then the collapse check, the power and the α tuning."""
     diffs = table2.differences if table2.differences is not None else pd.DataFrame()
     groups = [
         ("Table 2 (loss ablation and fusion)", [difference_sentence(k, row) for k, row in diffs.iterrows()]),
         ("Table 3 (pretrained vs scratch)", _grid_sentences(table3)),
         ("Table 4 (step-0 normalization)", _grid_sentences(table4)),
+        ("Table 5 (tuned α vs the paper's α)", _grid_sentences(table5)),
     ]
     lines = []
     for title, sentences in groups:
         lines.append(f"- {title}:")
         lines += [f"    - {sentence}" for sentence in sentences]
-    lines += [f"- {collapse_sentence(collapse)}", f"- {sweep_sentence(sweep)}"]
+    lines += [
+        f"- {collapse_sentence(collapse)}",
+        f"- {power_sentence(power)}",
+        f"- {tuning_sentence(tuning)}",
+    ]
     return "\n".join(lines) + "\n"

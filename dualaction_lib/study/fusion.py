@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from dualaction_lib.choices import FusionMethod
+from dualaction_lib.data.synthetic import class_cues
 from dualaction_lib.rundir import RunDir
 
 # pair label → (stream A method, stream B method), main runs; a flow stream is the students' teacher
@@ -82,7 +83,8 @@ def fusion_view(folder: str | os.PathLike) -> dict:
 
     ``weights`` (V,) of stream A; ``scores_a`` / ``scores_b`` (V, K) raw scores; ``confidence_a`` /
     ``confidence_b`` (V,) top softmax probability; ``right_a`` / ``right_b`` (V,) bool; ``labels`` (V,);
-    ``classes``; ``streams`` (the two run names).
+    ``classes``; ``cues`` (mixed task: class → "appearance" / "motion", else None); ``streams`` (the two
+    run names).
     """
     from dualaction_lib.engine.fuse import align, load_scores
     from dualaction_lib.models import load_checkpoint
@@ -102,14 +104,25 @@ def fusion_view(folder: str | os.PathLike) -> dict:
         "right_b": prob_b.argmax(1) == labels,
         "labels": labels,
         "classes": list(payload["classes"]),
+        "cues": class_cues(payload["classes"]),
         "streams": (run_a.name, run_b.name),
     }
 
 
 def weight_statistics(view: dict) -> dict:
-    """How the attention weight relates to correctness: mean weight of A when only A / only B is right."""
+    """How the attention weight relates to correctness (mean weight of A when only A / only B is right)
+    and to the class: the mean weight of A per class and, on the mixed task, per cue (appearance-only
+    vs motion-only classes, ``data.synthetic.class_cues``)."""
     w, right_a, right_b = view["weights"], view["right_a"], view["right_b"]
     stats = {"mean_weight_a": float(w.mean()), "std_weight_a": float(w.std())}
+    names = np.asarray(view["classes"])[view["labels"]]
+    stats["weight_a_per_class"] = {
+        c: float(w[names == c].mean()) for c in view["classes"] if (names == c).any()
+    }
+    cues = view.get("cues")
+    for cue in ("appearance", "motion") if cues else ():
+        mask = np.array([cues[n] == cue for n in names])
+        stats[f"weight_a_{cue}_classes"] = float(w[mask].mean()) if mask.any() else None
     for name, mask in (("only_a_right", right_a & ~right_b), ("only_b_right", ~right_a & right_b)):
         stats[f"weight_a_when_{name}"] = float(w[mask].mean()) if mask.any() else None
         stats[f"count_{name}"] = int(mask.sum())

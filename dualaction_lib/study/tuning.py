@@ -11,7 +11,8 @@ suit one of them. ``bench/tune_alpha.py`` trains the runs; the functions here ar
   at an edge of that method's grid, in which case :func:`extension` is the next α beyond that edge;
 - :func:`tune`: the whole loop (the grid, then one extension at a time where a method's best is at an edge);
 - :func:`overrides_yaml` and :func:`read_choice`: the chosen α as the preset's ``method_overrides`` block,
-  and back from ``bench/results/alpha_tuning.json``; :func:`preset_mismatches` compares a preset with it.
+  and back from ``bench/results/alpha_tuning.json``; :func:`preset_mismatches` compares a preset with it;
+- :func:`sensitivity`: the record's points as a table (validation top-1 per method and α), for the figure.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+
+import pandas as pd
 
 from dualaction_lib.config import load_config
 from dualaction_lib.stats import mean_ci
@@ -147,3 +150,28 @@ def preset_mismatches(preset: str | os.PathLike, choice: Mapping[str, float]) ->
         if has != alpha:
             out.append(f"{preset}: {method} trains with α={has:g}, the tuning chose α={alpha:g}")
     return out
+
+
+def sensitivity(path: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
+    """A tuning record's validation points and what it says about them.
+
+    Returns (points, about): points has one row per method and α (method, alpha, mean, ci, n, values,
+    chosen) in the record's order; about holds the record's preset, seeds, num_val_videos and command.
+    Without a record at ``path``, no points and ``about["missing"]`` says how to make one.
+    """
+    columns = ["method", "alpha", "mean", "ci", "n", "values", "chosen"]
+    if not Path(path).is_file():
+        missing = f"no tuning record at {path}: python bench/tune_alpha.py --preset <preset> writes one"
+        return pd.DataFrame(columns=columns), {"missing": missing}
+    record = json.loads(Path(path).read_text(encoding="utf-8"))
+    if not isinstance(record.get("points"), dict) or not isinstance(record.get("choice"), dict):
+        raise ValueError(f"{path}: not a tuning record (no 'points' and 'choice'; see bench/tune_alpha.py)")
+    rows = [
+        {**{k: point[k] for k in ("alpha", "mean", "ci", "n", "values")},
+         "method": method, "chosen": float(point["alpha"]) == float(record["choice"][method]["alpha"])}
+        for method, points in record["points"].items()
+        for point in points
+    ]  # fmt: skip
+    points = pd.DataFrame(rows, columns=columns).astype({"ci": float})
+    about = {k: record.get(k) for k in ("preset", "seeds", "num_val_videos", "command")}
+    return points, about

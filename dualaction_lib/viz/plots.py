@@ -112,50 +112,58 @@ def plot_table(table: Table) -> Figure:
     return fig
 
 
-def plot_alpha_sweep(sweep: pd.DataFrame, baselines: dict[str, float] | None = None) -> Figure:
-    """Video top-1 against the distillation weight α (symlog axis so α = 0 fits), with reference lines.
+def plot_alpha_sweep(
+    points: pd.DataFrame,
+    methods: tuple[str, ...] = ("mars", "ds"),
+    names: dict[str, str] | None = None,
+    ylabel: str = "validation video top-1 (%)",
+    baselines: dict[str, float] | None = None,
+) -> Figure:
+    """Top-1 against the distillation weight α, one panel per method side by side on a shared y axis.
 
-    ``sweep``: ``study.ablation.alpha_sweep`` (alpha, mean, ci, n, values). Error bars are the table's
-    mean ± 95 % CI (Student t); a point from a single seed is an open marker labelled n=1, never a
-    zero-length bar.
+    ``points``: one row per method and α (method, alpha, mean, ci, n, values[, chosen]), e.g.
+    ``study.tuning.sensitivity``. Error bars are mean ± 95 % CI (Student t) and every seed is a dot; a
+    point from a single seed is an open marker labelled n=1, never a zero-length bar. The chosen α is
+    ringed; ``baselines`` draws reference lines (name → top-1).
     """
-    fig = new_figure(9, 4.2)
-    ax = fig.subplots()
-    ax.set_xscale("symlog", linthresh=0.1, linscale=0.5)  # before plotting: α = 0 and 0.1 both fit
-    sweep = sweep.sort_values("alpha") if not sweep.empty else sweep
-    if not sweep.empty:
-        x, mean = sweep["alpha"].to_numpy(float), 100 * sweep["mean"].to_numpy(float)
-        ax.plot(x, mean, color="tab:blue", linewidth=1, alpha=0.6)
-        seeds = [
-            (a, 100 * v)
-            for a, values, n in zip(x, sweep["values"], sweep["n"], strict=True)
-            if n >= 2  # a single seed is the open marker itself
-            for v in values
-        ]
-        if seeds:
-            ax.scatter(*zip(*seeds, strict=True), color="black", s=12, zorder=3, label="one seed")
-        many = (sweep["n"] >= 2).to_numpy()
-        if many.any():
-            ax.errorbar(x[many], mean[many], yerr=100 * sweep["ci"].to_numpy(float)[many], fmt="o",
-                        color="tab:blue", capsize=4, zorder=4, label="DS mean ± 95 % CI")  # fmt: skip
-        single = (sweep["n"] == 1).to_numpy()
-        if single.any():
-            ax.scatter(x[single], mean[single], facecolors="none", edgecolors="tab:blue", s=60, zorder=4,
-                       label="a single seed (n=1, no interval)")  # fmt: skip
-        for a, m, n in zip(x, mean, sweep["n"], strict=True):
-            ax.annotate(f"n={n}", (a, m), xytext=(6, -12), textcoords="offset points", fontsize=7)
-        preset = sweep.get("preset", pd.Series(False, index=sweep.index)).astype(bool).to_numpy()
-        ax.set_xticks(x, [f"{a:g}" + ("\n(preset)" if p else "") for a, p in zip(x, preset, strict=True)])
-    for (name, value), style in zip((baselines or {}).items(), ("--", ":", "-."), strict=False):
-        if value is not None and not pd.isna(value):
-            ax.axhline(100 * value, linestyle=style, color="grey", label=f"{name} ({100 * value:.1f})")
-    ax.set(
-        xlabel="α (distillation weight, symlog axis)",
-        ylabel="video top-1 (%)",
-        ylim=(0, 102),
-        title="Sensitivity to α in CE + α·(MAE + Gram)",
-    )
-    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig = new_figure(5 * len(methods) + 1.5, 4.2)
+    axes = np.atleast_1d(fig.subplots(1, len(methods), sharey=True))
+    for ax, method in zip(axes, methods, strict=True):
+        ax.set_xscale("log")
+        own = points[points.method == method].sort_values("alpha") if not points.empty else points
+        if not own.empty:
+            x, mean = own["alpha"].to_numpy(float), 100 * own["mean"].to_numpy(float)
+            ax.plot(x, mean, color="tab:blue", linewidth=1, alpha=0.6)
+            seeds = [
+                (a, 100 * v)
+                for a, vs, n in zip(x, own["values"], own["n"], strict=True)
+                if n >= 2
+                for v in vs
+            ]
+            if seeds:
+                ax.scatter(*zip(*seeds, strict=True), color="black", s=12, zorder=3, label="one seed")
+            many = (own["n"] >= 2).to_numpy()
+            if many.any():
+                ax.errorbar(x[many], mean[many], yerr=100 * own["ci"].to_numpy(float)[many], fmt="o",
+                            color="tab:blue", capsize=4, zorder=4, label="mean ± 95 % CI")  # fmt: skip
+            single = (own["n"] == 1).to_numpy()
+            if single.any():
+                ax.scatter(x[single], mean[single], facecolors="none", edgecolors="tab:blue", s=60, zorder=4,
+                           label="a single seed (n=1, no interval)")  # fmt: skip
+            chosen = own.get("chosen", pd.Series(False, index=own.index)).astype(bool).to_numpy()
+            if chosen.any():
+                ax.scatter(x[chosen], mean[chosen], facecolors="none", edgecolors="tab:red", s=220,
+                           linewidths=1.5, zorder=5, label="chosen α")  # fmt: skip
+            for a, m, n in zip(x, mean, own["n"], strict=True):
+                ax.annotate(f"n={n}", (a, m), xytext=(6, -12), textcoords="offset points", fontsize=7)
+            ax.set_xticks(x, [f"{a:g}" for a in x])
+            ax.minorticks_off()
+        for (name, value), style in zip((baselines or {}).items(), ("--", ":", "-."), strict=False):
+            if value is not None and not pd.isna(value):
+                ax.axhline(100 * value, linestyle=style, color="grey", label=f"{name} ({100 * value:.1f})")
+        label = (names or {}).get(method, method)
+        ax.set(xlabel="α (distillation weight, log axis)", ylabel=ylabel, ylim=(0, 102), title=label)
+        ax.legend(fontsize=7, loc="lower left")
     return fig
 
 
@@ -207,7 +215,16 @@ def plot_fusion_weights(view: dict, names: tuple[str, str]) -> Figure:
     ax_hist, ax_class, ax_conf = fig.subplots(1, 3)
     sns.histplot(data=videos, x="weight", bins=np.linspace(0, 1, 21), color="tab:purple", ax=ax_hist)
     ax_hist.set(xlabel=weight, ylabel="test videos", title="Weight distribution")
-    sns.boxplot(data=videos, x="class", y="weight", order=view["classes"], color="tab:purple", ax=ax_class)
+    cues = view.get("cues")  # mixed task: class → "appearance" / "motion" (study.fusion.fusion_view)
+    if cues:
+        videos["what tells the class"] = videos["class"].map(cues)
+        sns.boxplot(data=videos, x="class", y="weight", order=view["classes"], hue="what tells the class",
+                    palette={"appearance": "tab:orange", "motion": "tab:blue"}, ax=ax_class)  # fmt: skip
+        ax_class.legend(fontsize=7, title="class told apart by", title_fontsize=7)
+    else:
+        sns.boxplot(
+            data=videos, x="class", y="weight", order=view["classes"], color="tab:purple", ax=ax_class
+        )
     ax_class.tick_params(axis="x", rotation=45)
     ax_class.set(xlabel="", ylabel=weight, ylim=(-0.02, 1.02), title="Per class")
     sns.scatterplot(data=videos, x="margin", y="weight", hue="group", style="group", s=20, ax=ax_conf)

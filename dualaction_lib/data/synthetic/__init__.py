@@ -25,6 +25,7 @@ from .spec import (
     OBJECT_CLASSES,
     SpecError,
     SyntheticSpec,
+    class_cues,
     read_spec,
     video_names,
 )
@@ -37,6 +38,7 @@ __all__ = [
     "ObjectsScene",
     "SpecError",
     "SyntheticSpec",
+    "class_cues",
     "draw_scene",
     "make_synthetic",
     "plan_scene",

@@ -30,6 +30,16 @@ MIXED_CLASSES = (
     *(f"{family}BoxMove{how}" for family in FAMILIES for how in ("Left", "Right")),
 )
 TASK_CLASSES = {"motion": CLASSES, "objects": OBJECT_CLASSES, "mixed": MIXED_CLASSES}
+
+
+def class_cues(classes) -> dict[str, str] | None:
+    """For the mixed task's classes, what tells each class apart: ``"appearance"`` (a warm or a cool box)
+    or ``"motion"`` (a ball or a bar and its direction); None for any other set of classes."""
+    if set(classes) != set(MIXED_CLASSES):
+        return None
+    return {c: "appearance" if c.startswith(FAMILIES) else "motion" for c in classes}
+
+
 DEFAULT_SPEED = {"motion": (0.75, 2.0), "objects": (1.0, 2.0), "mixed": (1.0, 2.0)}
 # Fields only some tasks read; the other tasks refuse a value other than the default.
 TASK_ONLY = {
