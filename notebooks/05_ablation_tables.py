@@ -177,7 +177,7 @@ sensitivity.pivot(index="alpha", columns="method", values="mean").mul(100).round
 # Written by code from the intervals above, so it changes when the runs do.
 
 # %%
-summary = findings.summarize(table2, table3, table4, table5, collapse, power_of_design, sensitivity)
+summary = findings.summarize(table2, table3, table4, table5, collapse, power_of_design, sensitivity, table6)
 display(Markdown(summary))
 
 # %%

@@ -324,6 +324,12 @@ def test_findings_are_written_from_the_intervals(preset: Path) -> None:
     assert "**MARS: pretrained − scratch**: not measured" in text
     assert "**DS − MARS (step0)**: not measured" in text
     assert "**DS − MARS: α = 50 (paper) − tuned α** = −27.3 ± " in text
+    within = (
+        "**DS − MARS (tuned α)** = +4.0 ± 4.3 points (n = 3 paired seeds): the 95 % interval includes 0 —"
+    )
+    assert f"{within} no difference between DS and MARS is detectable at this n." in text, (
+        "not a gap: a difference"
+    )
     assert "- **Power**: DS − MARS ± 4.3 points" in text and "**α tuning** (validation top-1" in text
     single = findings.difference_sentence("X − Y", {"mean": 0.1, "ci": math.nan, "n": 1})
     assert single == "**X − Y** = +10.0 points from a single seed: no interval, so no conclusion."
@@ -401,4 +407,9 @@ def test_table6_splits_appearance_and_motion_classes(tmp_path: Path) -> None:
     assert t6.rows.loc["DS − RGB", columns[1]]["seeds"] == pytest.approx({1: 0.2, 2: 0.2})
     assert t6.rows.loc["+MAE", columns[0]]["n"] == 0, "not trained here: an empty cell"
     assert "the 4 classes told apart by appearance only" in t6.caption
+    sentences = findings._grid_sentences(t6, gaps=False)
+    assert sentences[2] == (
+        "**DS − RGB (appearance-only classes)** = −20.0 ± 0.0 points (n = 2 paired seeds): the 95 % interval "
+        "excludes 0 — RGB beats DS on these seeds."
+    )
     assert cues.table6(*_tables(build_preset(tmp_path / "other"))) is None, "no mixed-task classes"

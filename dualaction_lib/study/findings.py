@@ -36,10 +36,15 @@ def difference_sentence(label: str, cell: dict | pd.Series, gap: str | None = No
     return f"{head} includes 0 — no difference between {a} and {b} is detectable at this n."
 
 
-def _grid_sentences(table: Table) -> list[str]:
-    """A sentence per paired cell; a row that is itself a difference (``DS − MARS``) is a gap."""
+def _grid_sentences(table: Table, gaps: bool = True) -> list[str]:
+    """A sentence per paired cell; with ``gaps``, a row that is itself a difference (``DS − MARS``) in a
+    column of changes between two conditions is a gap (Tables 3–5); without, every cell is a difference."""
     return [
-        difference_sentence(cell.get("label", f"{row}: {column}"), cell, row if " − " in str(row) else None)
+        difference_sentence(
+            cell.get("label", f"{row}: {column}"),
+            cell,
+            row if gaps and " − " in str(row) and " − " in str(column) else None,
+        )
         for row, values in table.rows.iterrows()
         for column, cell in values.items()
         if isinstance(cell, dict) and cell.get("kind") == "diff"
@@ -101,10 +106,11 @@ def power_sentence(power: Table, labels: tuple[str, ...] = ("DS − MARS", "DS �
 
 def summarize(
     table2: Table, table3: Table, table4: Table, table5: Table, collapse: Table, power: Table,
-    tuning: pd.DataFrame,
+    tuning: pd.DataFrame, table6: Table | None = None,
 ) -> str:  # fmt: skip
     """Markdown bullets, one group per table: Table 2's paired differences, Tables 3, 4 and 5's changes,
-    then the collapse check, the power and the α tuning."""
+    Table 6's differences per class group (when given), then the collapse check, the power and the α
+    tuning."""
     diffs = table2.differences if table2.differences is not None else pd.DataFrame()
     groups = [
         ("Table 2 (loss ablation and fusion)", [difference_sentence(k, row) for k, row in diffs.iterrows()]),
@@ -112,6 +118,10 @@ def summarize(
         ("Table 4 (step-0 normalization)", _grid_sentences(table4)),
         ("Table 5 (tuned α vs the paper's α)", _grid_sentences(table5)),
     ]
+    if table6 is not None:
+        groups.append(
+            ("Table 6 (appearance-only vs motion-only classes)", _grid_sentences(table6, gaps=False))
+        )
     lines = []
     for title, sentences in groups:
         lines.append(f"- {title}:")
