@@ -278,7 +278,9 @@ def table4(runs: pd.DataFrame) -> Table:
     caption = (
         f"Video top-1 (%), {CI_TEXT}; (n) = seeds, or pairs for differences; {PAIRED_TEXT}. Paper: "
         f"L = CE + α·L_distill as published; step0: the summed distillation term rescaled to equal CE on "
-        f"the first batch, so MARS and DS start with the same total distillation weight; "
+        f"the first batch, so MARS and DS start with the same total distillation weight. What it compares: "
+        f"each method's paper form at its own tuned α against the step0 form at the α the plan gives both "
+        f"(not tuned; α = 1 means the summed term equals CE at step 0); "
         f"{_variance_text(runs)}; {_alphas_text(runs, ('mars', 'ds'), conditions)}"
     )
     title = "Table 4: the paper's loss vs step-0 normalized terms (beyond the paper)"
