@@ -66,7 +66,7 @@ def test_run_accuracies_are_fractions(smoke: dict) -> None:
     preset = smoke["preset_dir"]
     students = [f"{m}_seed1" for m in ("rgb", "mars", "ds", "ds_mae", "ds_gram")]
     variants = ["mars_norm_seed1", "ds_norm_seed1", "rgb_scratch_seed1", "mars_scratch_seed1"]
-    variants += ["ds_scratch_seed1", "ds_alpha0_seed1"]
+    variants += ["ds_scratch_seed1", "ds_alpha50_seed1"]
     for name in ["flow_seed0", *students, *variants]:
         result = _json(preset / name / "eval.json")
         for key in ("video_top1", "video_top5", "clip_top1"):

@@ -166,22 +166,25 @@ def test_the_printed_block_gives_each_method_its_alpha_and_the_record_is_read_ba
     cpu = (ROOT / "configs" / "cpu.yaml").read_text(encoding="utf-8")
     top_level = [line for line in cpu.splitlines() if line and line[0] not in " #"]
     assert top_level[-1] == "method_overrides:", "the block is pasted at the end of cpu.yaml"
+    cpu = cpu[: cpu.index("  # α per method")]  # cpu.yaml without its own pasted block
     preset.write_text(cpu + block, encoding="utf-8")
     assert yaml.safe_load(preset.read_text())["method_overrides"]["mars"] == {"distill": {"alpha": 50}}
     assert {m: load_config(preset, method=m).distill.alpha for m in choice} == choice
     assert load_config(preset, method="flow").optim.epochs == load_config("cpu", method="flow").optim.epochs
     assert preset_mismatches(preset, read_choice(record)) == []
     assert preset_mismatches("cpu", {"mars": 50.0, "ds": 3.0}) == [
-        "cpu: mars trains with α=3, the tuning chose α=50"
+        "cpu: ds trains with α=0.1, the tuning chose α=3"
     ]
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="bad.json: no 'choice' mapping of method to chosen α"):
         read_choice(tmp_path / "bad.json")
 
 
-def test_the_cpu_preset_uses_the_recorded_choice_when_there_is_one() -> None:
+def test_the_cpu_preset_uses_the_recorded_choice() -> None:
     record = ROOT / "bench" / "results" / "alpha_tuning.json"
-    choice = read_choice(record) if record.exists() else {}
+    assert json.loads(record.read_text(encoding="utf-8"))["preset"] == "cpu"
+    choice = read_choice(record)
+    assert set(choice) == {"mars", "ds", "ds_mae", "ds_gram"}, "every distilling method tuned"
     assert preset_mismatches("cpu", choice) == []
 
 
