@@ -177,3 +177,26 @@ class DirLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+@contextlib.contextmanager
+def waiting_lock(directory: str | os.PathLike, purpose: str, name: str = LOCK_NAME, poll: float = 2.0):
+    """Hold ``directory``'s lock, waiting (one line on stderr) while another live process holds it.
+
+    For work that any of several processes may start but only one may do at a time, after which the
+    others find it done (e.g. preparing a data set that two ``train`` processes both need).
+    """
+    lock, said = DirLock(directory, purpose=purpose, name=name), False
+    while True:
+        try:
+            lock.acquire()
+            break
+        except LockedError as error:
+            if not said:
+                print(f"[dualaction] waiting: {error}", file=sys.stderr, flush=True)
+                said = True
+            time.sleep(poll)
+    try:
+        yield lock
+    finally:
+        lock.release()

@@ -120,3 +120,28 @@ def test_the_frame_cache_changes_speed_not_samples(ds_run, smoke_dirs):
         samples.append([ds[i] for i in (0, 1, 0)])  # the second read of video 0 comes from the cache
     for plain, cached in zip(*samples, strict=True):
         assert torch.equal(plain["rgb"], cached["rgb"]) and torch.equal(plain["flow"], cached["flow"])
+
+
+def test_two_processes_needing_the_same_frames_prepare_them_once(tmp_path):
+    """Two trainings started at once both need the benchmark's frames: one prepares, the other waits for it
+    (racing extractors once skipped videos: "File exists" in one, "No such file" in the other)."""
+    root = tmp_path / "data"
+    code = (
+        "import sys; from dualaction_lib.config import load_config; "
+        "from dualaction_lib.engine.data import ensure_prepared; "
+        f"ensure_prepared(load_config('smoke', **{{'data.root': {str(root)!r}, "
+        f"'data.frames_root': {str(root / 'frames')!r}}}))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    errors = [p.communicate()[1] for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], errors
+    report = json.loads((root / "frames" / "prepare_report.json").read_text())
+    assert report["num_skipped"] == 0 and report["extracted"] == report["total"], report
+    assert report["already_done"] == 0, "one process extracted everything; the other found it prepared"
+    assert sum("preparing the synthetic benchmark" in e for e in errors) == 1, errors
+    assert sum("waiting: " in e for e in errors) <= 1
+    assert not (root / ".prepare.lock").exists(), "the lock is released"

@@ -28,6 +28,7 @@ from dualaction_lib.config import Config, ConfigError
 from dualaction_lib.config.schema import DataConfig, EvalConfig
 from dualaction_lib.data.synthetic import SpecError, SyntheticSpec
 from dualaction_lib.errors import UserError
+from dualaction_lib.locks import waiting_lock
 
 
 @dataclass
@@ -88,13 +89,21 @@ def is_prepared(frames_root: Path) -> bool:
     return (frames_root / "splits").is_dir() and any(frames_root.glob("prepare_report*.json"))
 
 
+PREPARE_LOCK = ".prepare.lock"  # in the frames folder's parent, while one process prepares the frames
+
+
 def ensure_prepared(cfg: Config) -> None:
     """Generate + extract the synthetic benchmark when missing (one call gets a fresh user going), then
     check that the prepared frames agree with the config (:func:`check_prepared`)."""
     d = cfg.data
     frames = Path(d.frames_root)
     if not is_prepared(frames):
-        _prepare_synthetic(cfg)
+        # Two runs started at once (a plan's jobs, a tuning's trainings) need the same frames: one prepares
+        # them, the other waits and then finds them prepared (racing extractors skipped videos).
+        frames.parent.mkdir(parents=True, exist_ok=True)
+        with waiting_lock(frames.parent, f"preparing {frames}", name=PREPARE_LOCK):
+            if not is_prepared(frames):
+                _prepare_synthetic(cfg)
     check_prepared(cfg)
 
 
