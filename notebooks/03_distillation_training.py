@@ -65,8 +65,9 @@ print(runs.describe(cfg))
 # %% [markdown]
 # ## Training
 # A student of seed k distills from the flow teacher `flow_seed<k mod distill.teacher_seeds>` (eight
-# teacher seeds in the cpu preset, one per student seed, so the teacher's variance reaches the tables). A missing teacher or
-# pretraining run is trained first. A complete run is not retrained (delete its folder to start over);
+# teacher seeds in the cpu preset, one per student seed, so the teacher's variance reaches the
+# tables). A missing teacher or pretraining run is trained first. A complete run is not retrained
+# (delete its folder to start over);
 # an interrupted one resumes from its last checkpoint. In JupyterLab the curves redraw after every epoch.
 
 # %%
