@@ -70,5 +70,5 @@ def table6(runs: pd.DataFrame, fusions: pd.DataFrame) -> Table | None:
         f"only (a ball or a bar and its direction), {CI_TEXT}; (n) = seeds, or pairs for differences; "
         f"{PAIRED_TEXT}; each method at its own tuned α; {_variance_text(runs)}"
     )
-    title = "Table 6: appearance-only vs motion-only classes (does imitating flow cost appearance?)"
+    title = "Table 6: appearance-only vs motion-only classes: does imitating flow cost appearance?"
     return Table("table6", title, caption, grid, layout="grid", header="Model")
