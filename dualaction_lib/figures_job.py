@@ -57,10 +57,26 @@ def plan_presets(jobs: list, default: str = "cpu") -> list[str]:
     return ordered
 
 
+OUTPUT_SUFFIXES = {".png", ".pdf", ".md", ".tex"}
+
+
 def list_outputs(figures_dir: Path, since: float) -> list[Path]:
     """Figures and tables written (or rewritten) since ``since`` (a time.time() value)."""
-    suffixes = {".png", ".pdf", ".md", ".tex"}
-    return sorted(p for p in figures_dir.rglob("*") if p.suffix in suffixes and p.stat().st_mtime >= since)
+    return sorted(
+        p for p in figures_dir.rglob("*") if p.suffix in OUTPUT_SUFFIXES and p.stat().st_mtime >= since
+    )
+
+
+def stale_outputs(figures_dir: Path, since: float, statuses: list[str]) -> list[Path]:
+    """Figures and tables a run in which every step ran did not rewrite: no step of the plan makes them.
+
+    Empty when a step was skipped as complete (its files are older but current) or did not finish.
+    """
+    if not statuses or any(s != "ok" for s in statuses):
+        return []
+    return sorted(
+        p for p in figures_dir.rglob("*") if p.suffix in OUTPUT_SUFFIXES and p.stat().st_mtime < since
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -84,6 +100,13 @@ def run(args: argparse.Namespace) -> int:
     )
     written = list_outputs(figures_dir, started)
     print(f"[figures] {len(written)} figure/table files written to {figures_dir}")
+    stale = stale_outputs(figures_dir, started, [r.status for r in results])
+    if stale:
+        names = ", ".join(str(p.relative_to(figures_dir)) for p in stale)
+        print(
+            f"[figures] {len(stale)} files in {figures_dir} were not rewritten although every step ran: "
+            f"no step of the plan makes them any more (delete them before committing): {names}"
+        )
     print(f"[figures] wall time {(time.perf_counter() - wall) / 60:.1f} min")
     workbook.check_results(results)  # a failed notebook: one line on stderr, exit 1
     return 0

@@ -7,6 +7,7 @@ of its modality, its flow teacher) is trained by a step it waits for.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -105,8 +106,8 @@ def test_every_teacher_seed_and_every_experiment_is_planned(plan: str) -> None:
     main_seeds = {m: {j.parameters["seed"] for j in main_jobs if j.parameters["method"] == m} for m in NAMES}
     all_seeds = student_seeds | main_seeds["ds"]
     if plan == "cpu":  # the verdict's rows (DS − MARS, DS − RGB) have more seeds: docs/results.md, power
-        assert main_seeds["rgb"] == main_seeds["mars"] == main_seeds["ds"] == set(range(1, 9))
-        assert preset.distill.teacher_seeds == 8, "one teacher per student seed"
+        assert main_seeds["rgb"] == main_seeds["mars"] == main_seeds["ds"] == set(range(1, 13))
+        assert preset.distill.teacher_seeds == 12, "one teacher per student seed"
     assert {job.parameters["seed"] for job in by_step["fusion"]} == all_seeds
     assert by_step["gram_matrices"][0].parameters["seed"] in student_seeds
     tables = by_step["tables"][0]
@@ -139,3 +140,16 @@ def test_paper_alpha_trains_what_the_tuned_runs_do_not(plan: str) -> None:
 def test_data_is_prepared_for_every_preset_the_plan_uses() -> None:
     assert figures_job.plan_presets(_jobs("cpu")) == ["cpu_source", "cpu"]
     assert figures_job.plan_presets(_jobs("smoke")) == ["smoke_source", "smoke"]
+
+
+def test_figures_no_step_rewrote_are_reported_only_when_every_step_ran(tmp_path: Path) -> None:
+    old, kept, notes = tmp_path / "05_alpha_sweep.png", tmp_path / "table1.md", tmp_path / "notes.txt"
+    for path in (old, kept, notes):
+        path.write_text("x")
+    os.utime(old, (100.0, 100.0))
+    os.utime(notes, (100.0, 100.0))
+    os.utime(kept, (300.0, 300.0))
+    assert figures_job.stale_outputs(tmp_path, 200.0, ["ok", "ok"]) == [old]  # notes.txt is not an output
+    assert figures_job.stale_outputs(tmp_path, 200.0, ["ok", "skipped"]) == [], "skipped: older but current"
+    assert figures_job.stale_outputs(tmp_path, 200.0, ["ok", "failed"]) == []
+    assert figures_job.list_outputs(tmp_path, 200.0) == [kept]

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from dualaction_lib.config import load_config
@@ -256,3 +257,12 @@ def test_fusion_accuracy_names_the_split_attention_was_fitted_on() -> None:
         == "Late fusion: averaging vs attention (attention fitted on the validation split)"
     )
     assert plots.plot_fusion_accuracy(pd.DataFrame([row])).axes[0].get_title().endswith("attention")
+
+
+def test_a_title_that_asks_a_question_is_not_followed_by_a_full_stop() -> None:
+    rows = pd.DataFrame({"n": [3]}, index=["RGB"])
+    asked = tables.Table("t", "Table 6: does imitating flow cost appearance?", "Top-1.", rows, layout="plain")
+    stated = tables.Table("t", "Table 1: comparison with MARS", "Top-1.", rows, layout="plain")
+    assert tables.to_markdown(asked).startswith("**Table 6: does imitating flow cost appearance?** Top-1.")
+    assert tables.to_markdown(stated).startswith("**Table 1: comparison with MARS.** Top-1.")
+    assert r"\caption{Table 6: does imitating flow cost appearance? Top-1.}" in tables.to_latex(asked)

@@ -166,9 +166,14 @@ def _blocks(table: Table, pm: str, dagger: str) -> tuple[list[list[str]], str]:
     return [[head, *body]], ""
 
 
+def _sentence(title: str) -> str:
+    """The title as a sentence: a full stop unless it already ends with one ("… cost appearance?")."""
+    return title if title.endswith((".", "?", "!")) else f"{title}."
+
+
 def to_markdown(table: Table) -> str:
     blocks, note = _blocks(table, "±", " †")
-    lines = [f"**{table.title}.** {table.caption}"]
+    lines = [f"**{_sentence(table.title)}** {table.caption}"]
     for block in blocks:
         lines += ["", "| " + " | ".join(block[0]) + " |", "|---" + "|---:" * (len(block[0]) - 1) + "|"]
         lines += ["| " + " | ".join(row) + " |" for row in block[1:]]
@@ -207,7 +212,7 @@ def to_latex(table: Table) -> str:
     lines = [
         r"\begin{table}[t]",
         r"  \centering",
-        f"  \\caption{{{_latex_escape(table.title)}. {_latex_escape(table.caption)}}}",
+        f"  \\caption{{{_latex_escape(_sentence(table.title))} {_latex_escape(table.caption)}}}",
         f"  \\label{{tab:{table.name}}}",
         f"  \\begin{{tabular}}{{l{'r' * (width - 1)}}}",
         r"    \toprule",
