@@ -95,9 +95,7 @@ def run(args: argparse.Namespace) -> int:
         kernel=args.kernel, timeout=args.timeout, jobs=args.jobs, progress=getattr(args, "progress", None),
     )  # fmt: skip
     print(workbook.summary_table(results, root))
-    figures_dir = root / workbook.expand_plan(plan, root, overrides)[0].parameters.get(
-        "figures_dir", "figures"
-    )
+    figures_dir = root / params.get("figures_dir", "figures")  # the plan's, not a step's subfolder
     written = list_outputs(figures_dir, started)
     print(f"[figures] {len(written)} figure/table files written to {figures_dir}")
     stale = stale_outputs(figures_dir, started, [r.status for r in results])

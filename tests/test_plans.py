@@ -7,6 +7,7 @@ of its modality, its flow teacher) is trained by a step it waits for.
 
 from __future__ import annotations
 
+import argparse
 import os
 from pathlib import Path
 
@@ -153,3 +154,35 @@ def test_figures_no_step_rewrote_are_reported_only_when_every_step_ran(tmp_path:
     assert figures_job.stale_outputs(tmp_path, 200.0, ["ok", "skipped"]) == [], "skipped: older but current"
     assert figures_job.stale_outputs(tmp_path, 200.0, ["ok", "failed"]) == []
     assert figures_job.list_outputs(tmp_path, 200.0) == [kept]
+
+
+def test_figures_counts_and_checks_the_plans_figure_folder_not_a_steps_subfolder(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(
+        "name: t\nparameters: {figures_dir: figs}\nsteps:\n"
+        "  - {name: pretrain, notebook: nb.ipynb, parameters: {figures_dir: figs/pretraining}}\n"
+        "  - {name: tables, notebook: nb.ipynb, output: tables}\n"
+    )
+    stale = tmp_path / "figs" / "05_alpha_sweep.png"
+    stale.parent.mkdir()
+    stale.write_text("old")
+    os.utime(stale, (100.0, 100.0))
+
+    def fake_run_plan(path, root, **kwargs):  # each step writes one figure
+        (root / "figs" / "pretraining").mkdir(exist_ok=True)
+        (root / "figs" / "pretraining" / "curves.png").write_text("new")
+        (root / "figs" / "table1.md").write_text("new")
+        return [workbook.Result(job, "ok") for job in workbook.expand_plan(workbook.load_plan(path), root)]
+
+    monkeypatch.setattr(workbook, "run_plan", fake_run_plan)
+    monkeypatch.setattr(workbook, "summary_table", lambda results, root: "")
+    args = argparse.Namespace(
+        root=str(tmp_path), set=None, plan=str(plan), skip_prepare=True, only=None, force=False,
+        kernel="python3", timeout=None, jobs=None, progress=False,
+    )  # fmt: skip
+    assert figures_job.run(args) == 0
+    out = capsys.readouterr().out
+    assert f"2 figure/table files written to {tmp_path / 'figs'}\n" in out
+    assert "1 files in" in out and out.rstrip().splitlines()[-2].endswith(": 05_alpha_sweep.png")
