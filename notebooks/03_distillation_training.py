@@ -64,7 +64,7 @@ print(runs.describe(cfg))
 
 # %% [markdown]
 # ## Training
-# A student of seed k distills from the flow teacher `flow_seed<k mod distill.teacher_seeds>` (eight
+# A student of seed k distills from the flow teacher `flow_seed<k mod distill.teacher_seeds>` (twelve
 # teacher seeds in the cpu preset, one per student seed, so the teacher's variance reaches the
 # tables). A missing teacher or pretraining run is trained first. A complete run is not retrained
 # (delete its folder to start over);
