@@ -60,11 +60,14 @@ def plan_presets(jobs: list, default: str = "cpu") -> list[str]:
 OUTPUT_SUFFIXES = {".png", ".pdf", ".md", ".tex"}
 
 
+def _outputs(figures_dir: Path) -> list[tuple[Path, float]]:
+    """Every figure and table file under ``figures_dir`` with its modification time."""
+    return sorted((p, p.stat().st_mtime) for p in figures_dir.rglob("*") if p.suffix in OUTPUT_SUFFIXES)
+
+
 def list_outputs(figures_dir: Path, since: float) -> list[Path]:
     """Figures and tables written (or rewritten) since ``since`` (a time.time() value)."""
-    return sorted(
-        p for p in figures_dir.rglob("*") if p.suffix in OUTPUT_SUFFIXES and p.stat().st_mtime >= since
-    )
+    return [p for p, mtime in _outputs(figures_dir) if mtime >= since]
 
 
 def stale_outputs(figures_dir: Path, since: float, statuses: list[str]) -> list[Path]:
@@ -74,9 +77,7 @@ def stale_outputs(figures_dir: Path, since: float, statuses: list[str]) -> list[
     """
     if not statuses or any(s != "ok" for s in statuses):
         return []
-    return sorted(
-        p for p in figures_dir.rglob("*") if p.suffix in OUTPUT_SUFFIXES and p.stat().st_mtime < since
-    )
+    return [p for p, mtime in _outputs(figures_dir) if mtime < since]
 
 
 def run(args: argparse.Namespace) -> int:
