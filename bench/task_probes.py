@@ -211,13 +211,14 @@ def groups(spec, rows, features, probs, fused, targets) -> dict:
         "appearance_only": round(float(hits[test_app].mean()), 4),
     }
     direction = targets["direction"][0]
+    ball_or_bar = targets["kind"][0] != KINDS.index("Box")  # four directions each (a box: up or down only)
     within: dict = {"chance": {"warm_vs_cool": 0.5, "direction_of_ball_or_bar": 0.25}}
     for fname, x in features.items():
         warm = probe(x[appearance], family[appearance] - 1, train[appearance], 2)
-        moving = probe(x[~appearance], direction[~appearance], train[~appearance], 4)
+        moving = probe(x[ball_or_bar], direction[ball_or_bar], train[ball_or_bar], 4)
         within[fname] = {
             "warm_vs_cool": accuracy(warm, family[appearance][~train[appearance]] - 1),
-            "direction_of_ball_or_bar": accuracy(moving, direction[~appearance][~train[~appearance]]),
+            "direction_of_ball_or_bar": accuracy(moving, direction[ball_or_bar][~train[ball_or_bar]]),
         }
     out["within_group"] = within
     return out

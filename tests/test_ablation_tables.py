@@ -395,7 +395,7 @@ def test_table6_splits_appearance_and_motion_classes(tmp_path: Path) -> None:
         for seed, (app, mot) in zip((1, 2), values, strict=True):
             run = RunDir(tmp_path / f"{method}_seed{seed}")
             run.claim(load_config("smoke", method=method, seed=seed, variant="main"))
-            run.write_eval({"video_top1": (4 * app + 8 * mot) / 12, "per_class_top1": per_class(app, mot)})
+            run.write_eval({"video_top1": (2 * app + 10 * mot) / 12, "per_class_top1": per_class(app, mot)})
     runs, fusions = _tables(tmp_path)
     t6 = cues.table6(runs, fusions)
     columns = ["appearance-only classes", "motion-only classes"]
@@ -406,7 +406,7 @@ def test_table6_splits_appearance_and_motion_classes(tmp_path: Path) -> None:
     assert t6.rows.loc["DS − RGB", columns[0]]["seeds"] == pytest.approx({1: -0.2, 2: -0.2})
     assert t6.rows.loc["DS − RGB", columns[1]]["seeds"] == pytest.approx({1: 0.2, 2: 0.2})
     assert t6.rows.loc["+MAE", columns[0]]["n"] == 0, "not trained here: an empty cell"
-    assert "the 4 classes told apart by appearance only" in t6.caption
+    assert "the 2 classes told apart by appearance only" in t6.caption
     sentences = findings._grid_sentences(t6, gaps=False)
     assert sentences[2] == (
         "**DS − RGB (appearance-only classes)** = −20.0 ± 0.0 points (n = 2 paired seeds): the 95 % interval "

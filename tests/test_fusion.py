@@ -88,8 +88,8 @@ def test_weight_statistics_per_class_and_per_cue_on_the_mixed_task() -> None:
     classes = list(MIXED_CLASSES)
     assert class_cues(classes)["WarmBoxMoveLeft"] == "appearance"
     assert class_cues(classes)["BarMoveUp"] == "motion" and class_cues(["BarMoveUp"]) is None
-    # videos: BallMoveLeft (motion) weights 0.2, 0.4; CoolBoxMoveRight (appearance) weights 0.9, 0.7
-    labels = np.array([classes.index("BallMoveLeft")] * 2 + [classes.index("CoolBoxMoveRight")] * 2)
+    # videos: BallMoveLeft (motion) weights 0.2, 0.4; CoolBoxMoveLeft (appearance) weights 0.9, 0.7
+    labels = np.array([classes.index("BallMoveLeft")] * 2 + [classes.index("CoolBoxMoveLeft")] * 2)
     right = np.array([True, False, True, True])
     view = {
         "weights": np.array([0.2, 0.4, 0.9, 0.7]), "labels": labels, "classes": classes,
@@ -99,7 +99,7 @@ def test_weight_statistics_per_class_and_per_cue_on_the_mixed_task() -> None:
     stats = weight_statistics(view)
     assert stats["weight_a_per_class"] == {
         "BallMoveLeft": pytest.approx(0.3),
-        "CoolBoxMoveRight": pytest.approx(0.8),
+        "CoolBoxMoveLeft": pytest.approx(0.8),
     }
     assert stats["weight_a_motion_classes"] == pytest.approx(0.3)
     assert stats["weight_a_appearance_classes"] == pytest.approx(0.8)

@@ -109,7 +109,7 @@ def register(subparsers) -> None:
         choices=get_args(SyntheticTask),
         default=d.task,
         help="motion: the view's motion alone defines the class (8 classes); objects: what moves and how "
-        "(12 classes, Ball/Bar/Box x Left/Right/Up/Down); mixed: 8 classes by motion only, 4 by the "
+        "(12 classes, Ball/Bar/Box x Left/Right/Up/Down); mixed: 10 classes by motion only, 2 by the "
         "actor's colour only (default: motion)",
     )
     g.add_argument("--num-classes", type=int, default=None, help="the task's first N classes (default: all)")

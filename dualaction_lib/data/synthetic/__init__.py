@@ -6,8 +6,9 @@
   moves (Ball, Bar, Box) and how (Left, Right, Up, Down), among static distractors; a single frame shows
   which kinds are present but not which one moves, the motion shows both.
 - ``"mixed"`` (``objects.py`` with ``palette.py``, the target set where both streams matter): 12 classes,
-  8 told apart by motion only (a ball or bar moving in one of four directions) and 4 by appearance only
-  (a warm or a cool box, at the same luminance, moving left or right), which grayscale flow cannot see.
+  10 told apart by motion only (a ball or bar moving in one of four directions, a box moving up or down)
+  and 2 by appearance only (a warm or a cool box, at the same luminance, moving left), which grayscale
+  flow cannot see.
 
 Output: ``<out>/videos/<Class>/v_<Class>_g<GG>_c<CC>.avi`` (MJPG) and
 ``<out>/splits/{classInd,trainlist01,testlist01}.txt`` with CRLF line ends like the real files; test

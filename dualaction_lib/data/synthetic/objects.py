@@ -6,14 +6,15 @@ and one *actor* object that translates at a constant speed. Distractors are of r
 - Task "objects" (UCF-101 in miniature): the class is (what, how), what ∈ {Ball, Bar, Box} the actor's
   kind and how ∈ {Left, Right, Up, Down} its direction, 12 classes (``BallMoveLeft`` … ``BoxMoveDown``,
   what-major). Every colour is random.
-- Task "mixed" (both streams matter): 8 classes told apart by motion only (``BallMoveLeft`` …
-  ``BarMoveDown``: a ball or bar of a washed-out colour, four directions) and 4 told apart by appearance
-  only (``WarmBoxMoveLeft``, ``WarmBoxMoveRight``, ``CoolBoxMoveLeft``, ``CoolBoxMoveRight``): the box is
-  warm or cool at the same luminance (``palette.py``), which grayscale flow cannot see; the background and
-  distractors are washed out too. With the same random stream, the two classes of a pair render the same
-  grayscale video, and the four directions of a kind the same middle frame. The actor is drawn above every
-  distractor (never covered), so flow always sees its whole silhouette; a single frame may then tell the
-  actor's kind by draw order, but still not its direction nor (for a box) anything flow could use.
+- Task "mixed" (both streams matter): 10 classes told apart by motion only (``BallMoveLeft`` …
+  ``BarMoveDown``: a ball or bar of a washed-out colour, four directions; ``BoxMoveUp``,
+  ``BoxMoveDown``: a washed-out box) and 2 told apart by appearance only (``WarmBoxMoveLeft``,
+  ``CoolBoxMoveLeft``): the box is warm or cool at the same luminance (``palette.py``), which grayscale
+  flow cannot see; the background and distractors are washed out too. With the same random stream, the
+  two classes of the pair render the same grayscale video, and the directions of a kind the same middle
+  frame. The actor is drawn above every distractor (never covered), so flow always sees its whole
+  silhouette; a single frame may then tell the actor's kind by draw order, but still not its direction
+  nor (for a box) anything flow could use.
 
 Design intent: **RGB alone is informative but incomplete.** A single frame shows which kinds are present
 (the actor's kind is among them) but not which one moves, nor where to: the actor's position at the

@@ -22,9 +22,9 @@ CLASSES = (  # task "motion": the whole view moves
 KINDS = ("Ball", "Bar", "Box")  # task "objects": what moves ...
 DIRECTIONS = ("Left", "Right", "Up", "Down")  # ... and how
 OBJECT_CLASSES = tuple(f"{kind}Move{how}" for kind in KINDS for how in DIRECTIONS)  # what-major
-# task "mixed": 10 classes told apart by motion only (a washed-out ball or bar in four directions, a washed-out
-# box up or down) and 2 told apart by appearance only (a warm or a cool box moving left: same motion
-# distribution, same luminance). One appearance pair, not two: flow's ceiling is then 11/12 (docs/data.md).
+# task "mixed": 10 classes told apart by motion only (a washed-out ball or bar in four directions,
+# a washed-out box up or down) and 2 told apart by appearance only (a warm or a cool box moving left:
+# same motion distribution, same luminance). One appearance pair, not two: flow's ceiling is 11/12.
 FAMILIES = ("Warm", "Cool")
 MIXED_CLASSES = (
     *(f"{kind}Move{how}" for kind in ("Ball", "Bar") for how in DIRECTIONS),
