@@ -172,8 +172,8 @@ def test_the_printed_block_gives_each_method_its_alpha_and_the_record_is_read_ba
     assert {m: load_config(preset, method=m).distill.alpha for m in choice} == choice
     assert load_config(preset, method="flow").optim.epochs == load_config("cpu", method="flow").optim.epochs
     assert preset_mismatches(preset, read_choice(record)) == []
-    assert preset_mismatches("cpu", {"mars": 50.0, "ds": 3.0}) == [
-        "cpu: ds trains with α=0.1, the tuning chose α=3"
+    assert preset_mismatches("cpu", {"mars": 30.0, "ds": 3.0}) == [
+        "cpu: ds trains with α=0.033, the tuning chose α=3"
     ]
     (tmp_path / "bad.json").write_text("{}")
     with pytest.raises(ValueError, match="bad.json: no 'choice' mapping of method to chosen α"):
